@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/switchboard-dns/switchboard/api"
+	"github.com/switchboard-dns/switchboard/config"
+	"github.com/switchboard-dns/switchboard/controller"
+	"github.com/switchboard-dns/switchboard/dnsserver"
+	"github.com/switchboard-dns/switchboard/health"
+	"github.com/switchboard-dns/switchboard/raft"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "Run a switchboard node",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger("info")
+			if err != nil {
+				return err
+			}
+			cfg, err := config.Load(file)
+			if err != nil {
+				var errs config.Errors
+				if errors.As(err, &errs) {
+					return &exitError{code: 1, err: fmt.Errorf("invalid config:\n%w", errs)}
+				}
+				return err
+			}
+			if !cfg.HasNode() {
+				return fmt.Errorf("%s has no node section; serve needs one (id, data_dir, dns_listen, api_listen, raft_listen)", file)
+			}
+			n, err := startNode(cmd.Context(), cfg, file, log, nodeOverrides{})
+			if err != nil {
+				return err
+			}
+			return n.wait()
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "config file (required)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// nodeOverrides adjust a node for the demo and tests.
+type nodeOverrides struct {
+	onState func(*controller.State)
+}
+
+// runningNode is a started node: Raft, controller, DNS server, API.
+type runningNode struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	raft  *raft.Node
+	node  *controller.Node
+	dns   *dnsserver.Server
+	api   *api.Server
+	http  *http.Server
+	dnsUD net.Addr
+	apiLn net.Listener
+	done  chan error
+}
+
+// startNode opens the node's Raft state, loads the last committed zones
+// into the DNS server before it listens (so a restarted node answers at
+// once), then starts DNS, the API and the controller. It returns once all
+// listeners are up; wait blocks until ctx ends and everything has stopped.
+func startNode(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, ov nodeOverrides) (_ *runningNode, err error) {
+	log = log.With("node", cfg.Node.ID)
+	fsm := raft.NewFSM(controller.NewDeriver())
+	timing := cfg.Cluster.Timing.Resolve()
+	rn, err := raft.Open(raft.Options{
+		ID:        cfg.Node.ID,
+		DataDir:   cfg.Node.DataDir,
+		Listen:    cfg.Node.RaftListen,
+		Advertise: cfg.Node.RaftAdvertise,
+		Timeouts:  timing,
+		Logger:    log,
+		FSM:       fsm,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cleanup := []func(){func() { _ = rn.Shutdown() }}
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+	dns := dnsserver.New(dnsserver.Options{Logger: log})
+	mon := health.NewMonitor(health.Options{MaxConcurrent: cfg.Node.MaxConcurrentChecks, Logger: log})
+	node := controller.NewNode(controller.NodeOptions{
+		ID:              cfg.Node.ID,
+		Raft:            rn,
+		Monitor:         mon,
+		Sinks:           []controller.ZoneSink{dns},
+		BootstrapPolicy: bootstrapPolicy(cfg),
+		PolicySource:    source,
+		Logger:          log,
+		OnState:         ov.onState,
+	})
+	if err := node.Sync(); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	cleanup = append(cleanup, cancel)
+	udp, _, err := dns.Start(runCtx, cfg.Node.DNSListen)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	cleanup = append(cleanup, func() {
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		_ = dns.Shutdown(sctx)
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a := api.New(api.Options{Node: node, Serial: dns.Serial, Registry: reg, Logger: log, Cloud: cfg.Node.Cloud, Region: cfg.Node.Region})
+	ln, err := net.Listen("tcp", cfg.Node.APIListen)
+	if err != nil {
+		return nil, fmt.Errorf("api: listen: %w", err)
+	}
+	hs := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	cleanup = append(cleanup, func() {
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		_ = hs.Shutdown(sctx)
+	})
+	n := &runningNode{cfg: cfg, log: log, raft: rn, node: node, dns: dns, api: a, http: hs, dnsUD: udp, apiLn: ln, done: make(chan error, 1)}
+	log.Info("switchboard node started", "version", version, "dns", udp.String(), "api", ln.Addr().String(), "raft", rn.Addr())
+	steps := cleanup
+	go func() {
+		runErr := node.Run(runCtx)
+		for i := len(steps) - 1; i >= 0; i-- {
+			steps[i]()
+		}
+		log.Info("switchboard node stopped")
+		n.done <- runErr
+	}()
+	return n, nil
+}
+
+// wait blocks until the node has stopped.
+func (n *runningNode) wait() error {
+	err := <-n.done
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// bootstrapPolicy returns the file's policy when it has one.
+func bootstrapPolicy(cfg *config.Config) *config.Policy {
+	p := cfg.Policy
+	if len(p.Zones) == 0 && len(p.Endpoints) == 0 && len(p.Records) == 0 {
+		return nil
+	}
+	return &p
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchboard-dns/switchboard/api"
+)
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var addr string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a node's view: role, leader, index, zones, endpoints with their votes, records",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var st api.NodeStatus
+			if err := newAPIClient(addr).do(cmd.Context(), "GET", "/v1/status", nil, &st); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(g.stdout, &st)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "api", "", "API address of a node (default $SWITCHBOARD_API or "+defaultAPI+")")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON")
+	return cmd
+}
+
+func printStatus(w io.Writer, st *api.NodeStatus) {
+	fmt.Fprintf(w, "node %s  role %s  leader %s  applied %d  state %d  policy v%d\n", st.ID, st.Role, st.Leader, st.AppliedIndex, st.StateIndex, st.PolicyVersion)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ZONE\tGENERATION\tSERVING SERIAL")
+	for _, z := range st.Zones {
+		fmt.Fprintf(tw, "%s\t%d\t%d\n", z.Origin, z.Generation, z.Serial)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENDPOINT\tADDRESS\tCLOUD/REGION\tCONSENSUS\tDOWN/NEED\tVOTES\tSINCE")
+	for _, e := range st.Endpoints {
+		state := "up"
+		if !e.Up {
+			state = "DOWN"
+		}
+		if e.Override != "" {
+			state += " (override)"
+		}
+		var votes []string
+		for _, v := range e.Votes {
+			s := v.Observer + "=up"
+			if !v.Up {
+				s = v.Observer + "=down"
+			}
+			if !v.Counted {
+				s += "(dead)"
+			}
+			votes = append(votes, s)
+		}
+		since := ""
+		if !e.Since.IsZero() {
+			since = e.Since.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%d/%d\t%s\t%s\n", e.Endpoint, e.Address, e.Cloud, e.Region, state, e.Down, e.Need, strings.Join(votes, " "), since)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RECORD\tTYPE\tANSWER\tNOTE")
+	for _, r := range st.Records {
+		note := ""
+		switch {
+		case r.Panic:
+			note = "PANIC HOLD: " + strings.Join(r.Held, ",")
+		case r.Answer.AllDown:
+			note = "all down: when_all_down"
+		case r.Answer.Pool != "":
+			note = "pool " + r.Answer.Pool
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Type, strings.Join(r.Answer.Addresses, ","), note)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,114 @@
+package raft
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	hraft "github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// commitStore adds commit tracking to raft-boltdb, so that a restarting
+// node replays its committed entries inside NewRaft and serves the last
+// committed state at once instead of waiting for a leader.
+//
+// hashicorp/raft asks for the staged commit index to be persisted
+// atomically with the next StoreLogs. raft-boltdb gives no access to its
+// transaction, so the index is written to its own small file after
+// StoreLogs succeeds. That order keeps the one property that matters: the
+// persisted index never names an entry that is not durably in the log
+// (raft also clamps it to the last index). A crash between the two writes
+// leaves an older index, which only means less is replayed at start; the
+// rest arrives from the leader as usual. The file is replaced by rename
+// without fsync: after a power loss it may be older or unreadable, and an
+// unreadable one counts as zero, which is again only less replay.
+type commitStore struct {
+	*raftboltdb.BoltStore
+	path string
+	// maxReplay bounds how far beyond the newest snapshot GetCommitIndex
+	// may point: hashicorp/raft v1.8.0 replays inside NewRaft into a
+	// channel of 128 batches before the FSM goroutine runs, so replaying
+	// more than 128 × MaxAppendEntries entries would block forever.
+	maxReplay uint64
+	snaps     hraft.SnapshotStore
+
+	mu        sync.Mutex
+	staged    uint64
+	persisted uint64
+}
+
+var _ hraft.CommitTrackingLogStore = (*commitStore)(nil)
+
+func openCommitStore(dir string, snaps hraft.SnapshotStore, maxReplay uint64) (*commitStore, error) {
+	bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		return nil, fmt.Errorf("raft: open log store: %w", err)
+	}
+	return &commitStore{BoltStore: bs, path: filepath.Join(dir, "commit-index"), snaps: snaps, maxReplay: maxReplay}, nil
+}
+
+// StageCommitIndex remembers idx for the next StoreLogs.
+func (s *commitStore) StageCommitIndex(idx uint64) error {
+	s.mu.Lock()
+	if idx > s.staged {
+		s.staged = idx
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// StoreLog stores one entry, then the staged commit index.
+func (s *commitStore) StoreLog(l *hraft.Log) error {
+	return s.StoreLogs([]*hraft.Log{l})
+}
+
+// StoreLogs stores entries, then the staged commit index.
+func (s *commitStore) StoreLogs(logs []*hraft.Log) error {
+	if err := s.BoltStore.StoreLogs(logs); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.staged <= s.persisted {
+		return nil
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], s.staged)
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, b[:], 0o600); err != nil {
+		return nil // the log is stored; a stale index only shortens replay
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return nil
+	}
+	s.persisted = s.staged
+	return nil
+}
+
+// GetCommitIndex returns the persisted commit index, bounded as explained
+// on [commitStore].
+func (s *commitStore) GetCommitIndex() (uint64, error) {
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, os.ErrNotExist) || len(b) != 8 {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, nil
+	}
+	idx := binary.BigEndian.Uint64(b)
+	base := uint64(0)
+	if metas, err := s.snaps.List(); err == nil && len(metas) > 0 {
+		base = metas[0].Index
+	}
+	if idx > base+s.maxReplay {
+		idx = base + s.maxReplay
+	}
+	if last, err := s.LastIndex(); err == nil && idx > last {
+		idx = last
+	}
+	return idx, nil
+}
