@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -204,6 +205,8 @@ func Open(opts Options) (*Node, error) {
 	r.RegisterObserver(n.obs)
 	n.wg.Add(1)
 	go n.watch()
+	n.wg.Add(1)
+	go n.snapshotConfigurations()
 
 	if !has && !opts.Join {
 		servers := []hraft.Server{{ID: rc.LocalID, Address: hraft.ServerAddress(adv.String()), Suffrage: hraft.Voter}}
@@ -258,6 +261,32 @@ func (n *Node) watch() {
 					n.contactMu.Unlock()
 				}
 			}
+		}
+	}
+}
+
+// snapshotConfigurations takes a snapshot whenever the latest membership
+// configuration is newer than the latest snapshot and already applied, so
+// that a restart replays its committed entries at once (see commitStore for
+// why a configuration entry after the snapshot stops the replay).
+func (n *Node) snapshotConfigurations() {
+	defer n.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := n.raft.Stats()
+		cfg, err1 := strconv.ParseUint(st["latest_configuration_index"], 10, 64)
+		snap, err2 := strconv.ParseUint(st["last_snapshot_index"], 10, 64)
+		if err1 != nil || err2 != nil || cfg <= snap || n.raft.AppliedIndex() <= max(cfg, snap) {
+			continue
+		}
+		if err := n.raft.Snapshot().Error(); err != nil {
+			n.log.Debug("snapshot after a configuration change failed", "error", err)
 		}
 	}
 }

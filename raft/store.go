@@ -90,7 +90,7 @@ func (s *commitStore) StoreLogs(logs []*hraft.Log) error {
 }
 
 // GetCommitIndex returns the persisted commit index, bounded as explained
-// on [commitStore].
+// on [commitStore] and below.
 func (s *commitStore) GetCommitIndex() (uint64, error) {
 	b, err := os.ReadFile(s.path)
 	if errors.Is(err, os.ErrNotExist) || len(b) != 8 {
@@ -109,6 +109,23 @@ func (s *commitStore) GetCommitIndex() (uint64, error) {
 	}
 	if last, err := s.LastIndex(); err == nil && idx > last {
 		idx = last
+	}
+	// hashicorp/raft v1.8.0 replays up to the returned index and then
+	// looks for configuration entries only after it, so a membership
+	// change inside the replayed range would be lost and the node would
+	// start with no peers (a single node could never elect itself).
+	// Stopping the replay just before the last configuration entry since
+	// the snapshot lets Raft's own scan find it; the node takes a
+	// snapshot after membership changes so that this costs little replay.
+	for i := idx; i > base; i-- {
+		var l hraft.Log
+		if err := s.GetLog(i, &l); err != nil {
+			return 0, nil
+		}
+		if l.Type == hraft.LogConfiguration {
+			idx = i - 1
+			break
+		}
 	}
 	return idx, nil
 }
