@@ -73,6 +73,18 @@ func (f *FSM) Subscribe() <-chan struct{} {
 	return ch
 }
 
+// Unsubscribe stops signals to a channel from [FSM.Subscribe].
+func (f *FSM) Unsubscribe(ch <-chan struct{}) {
+	f.subsMu.Lock()
+	defer f.subsMu.Unlock()
+	for i, c := range f.subs {
+		if c == ch {
+			f.subs = append(f.subs[:i], f.subs[i+1:]...)
+			return
+		}
+	}
+}
+
 // Read calls fn with the facts and memory under a read lock. fn must not
 // keep references to them.
 func (f *FSM) Read(fn func(facts *Facts, mem *Memory, index uint64)) {
@@ -90,6 +102,12 @@ func (f *FSM) AppliedIndex() uint64 {
 
 func (f *FSM) publish(out any, index uint64) {
 	f.view.Store(&View{Index: index, Output: out})
+	f.notify()
+}
+
+// notify signals subscribers; a rejected command signals too, so that a
+// waiter on the applied index sees it move.
+func (f *FSM) notify() {
 	f.subsMu.Lock()
 	for _, ch := range f.subs {
 		select {
@@ -113,12 +131,14 @@ func (f *FSM) Apply(l *hraft.Log) any {
 		f.mu.Lock()
 		f.index = l.Index
 		f.mu.Unlock()
+		f.notify()
 		return rejectf("invalid", "%v", err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.index = l.Index
 	if aerr := f.apply(cmd, l.Index); aerr != nil {
+		f.notify()
 		return aerr
 	}
 	out := f.deriver.Derive(f.facts, f.mem, cmd, l.Index)

@@ -187,6 +187,7 @@ func Open(opts Options) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("raft: read state: %w", err)
 	}
+	applied := n.fsm.Subscribe()
 	r, err := hraft.NewRaft(rc, n.fsm, store, store, snaps, n.trans)
 	if err != nil {
 		n.closeTransport()
@@ -194,6 +195,24 @@ func Open(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("raft: start: %w", err)
 	}
 	n.raft = r
+	// NewRaft queues the replay of committed entries for the FSM
+	// goroutine it starts last; wait for it, so that the caller serves the
+	// last committed state as soon as Open returns.
+	if to := store.replayTo.Load(); to > 0 {
+		timeout := time.NewTimer(time.Minute)
+	wait:
+		for n.fsm.AppliedIndex() < to {
+			select {
+			case <-applied:
+			case <-timeout.C:
+				log.Warn("replay of committed entries is slow; serving what is applied", "applied", n.fsm.AppliedIndex(), "want", to)
+				break wait
+			}
+		}
+		timeout.Stop()
+		log.Info("replayed committed entries", "index", n.fsm.AppliedIndex())
+	}
+	n.fsm.Unsubscribe(applied)
 	n.obsCh = make(chan hraft.Observation, 64)
 	n.obs = hraft.NewObserver(n.obsCh, false, func(o *hraft.Observation) bool {
 		switch o.Data.(type) {
@@ -279,10 +298,9 @@ func (n *Node) snapshotConfigurations() {
 			return
 		case <-t.C:
 		}
-		st := n.raft.Stats()
-		cfg, err1 := strconv.ParseUint(st["latest_configuration_index"], 10, 64)
-		snap, err2 := strconv.ParseUint(st["last_snapshot_index"], 10, 64)
-		if err1 != nil || err2 != nil || cfg <= snap || n.raft.AppliedIndex() <= max(cfg, snap) {
+		cfg := n.store.LastConfigurationIndex()
+		snap, err := strconv.ParseUint(n.raft.Stats()["last_snapshot_index"], 10, 64)
+		if err != nil || cfg <= snap || n.raft.AppliedIndex() <= max(cfg, snap) {
 			continue
 		}
 		if err := n.raft.Snapshot().Error(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	hraft "github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -39,6 +40,11 @@ type commitStore struct {
 	mu        sync.Mutex
 	staged    uint64
 	persisted uint64
+	// lastConfig is the index of the newest configuration entry stored.
+	lastConfig atomic.Uint64
+	// replayTo is what GetCommitIndex returned at start: the index up to
+	// which Raft replays into the FSM.
+	replayTo atomic.Uint64
 }
 
 var _ hraft.CommitTrackingLogStore = (*commitStore)(nil)
@@ -48,8 +54,28 @@ func openCommitStore(dir string, snaps hraft.SnapshotStore, maxReplay uint64) (*
 	if err != nil {
 		return nil, fmt.Errorf("raft: open log store: %w", err)
 	}
-	return &commitStore{BoltStore: bs, path: filepath.Join(dir, "commit-index"), snaps: snaps, maxReplay: maxReplay}, nil
+	s := &commitStore{BoltStore: bs, path: filepath.Join(dir, "commit-index"), snaps: snaps, maxReplay: maxReplay}
+	// Find the newest configuration entry already in the log.
+	first, err1 := bs.FirstIndex()
+	last, err2 := bs.LastIndex()
+	if err1 == nil && err2 == nil && last > 0 {
+		for i := last; i >= first && i > 0; i-- {
+			var l hraft.Log
+			if err := bs.GetLog(i, &l); err != nil {
+				break
+			}
+			if l.Type == hraft.LogConfiguration {
+				s.lastConfig.Store(i)
+				break
+			}
+		}
+	}
+	return s, nil
 }
+
+// LastConfigurationIndex returns the index of the newest membership
+// configuration entry in the log (0 if none is left in it).
+func (s *commitStore) LastConfigurationIndex() uint64 { return s.lastConfig.Load() }
 
 // StageCommitIndex remembers idx for the next StoreLogs.
 func (s *commitStore) StageCommitIndex(idx uint64) error {
@@ -70,6 +96,11 @@ func (s *commitStore) StoreLog(l *hraft.Log) error {
 func (s *commitStore) StoreLogs(logs []*hraft.Log) error {
 	if err := s.BoltStore.StoreLogs(logs); err != nil {
 		return err
+	}
+	for _, l := range logs {
+		if l.Type == hraft.LogConfiguration && l.Index > s.lastConfig.Load() {
+			s.lastConfig.Store(l.Index)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -127,5 +158,6 @@ func (s *commitStore) GetCommitIndex() (uint64, error) {
 			break
 		}
 	}
+	s.replayTo.Store(idx)
 	return idx, nil
 }
