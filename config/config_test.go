@@ -333,6 +333,17 @@ checks:`, 1),
 		want: []string{`6:63: expect_status "200-99": "200-99" is not a status code or range within 100-599`},
 	},
 	{
+		name: "HEAD with body_contains",
+		doc:  strings.Replace(validPolicy, "timeout: 1s}", "timeout: 1s, method: HEAD, body_contains: ok}", 1),
+		want: []string{`6:77: body_contains cannot be checked with method HEAD, which has no body`},
+	},
+	{
+		name: "bad node source_ip",
+		doc: `node: {id: n1, data_dir: /tmp/x, dns_listen: ":53", api_listen: ":80", raft_listen: ":7000", source_ip: 10.0.0.300}
+` + validPolicy,
+		want: []string{`1:105: source_ip "10.0.0.300" is not an IP address`},
+	},
+	{
 		name: "unknown provider type and misplaced field",
 		doc: strings.Replace(validPolicy, "checks:", `providers:
   r53: {type: route53, hosted_zone_id: Z1, server: 192.0.2.53:53}

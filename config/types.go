@@ -46,6 +46,9 @@ type Node struct {
 	Region string `yaml:"region"`
 	// MaxConcurrentChecks bounds the probes in flight at once (default 64).
 	MaxConcurrentChecks int `yaml:"max_concurrent_checks"`
+	// SourceIP is the local address health probes and node connections
+	// leave from; empty leaves the choice to the kernel.
+	SourceIP string `yaml:"source_ip"`
 }
 
 // Cluster describes the Raft cluster this node belongs to. An empty section
@@ -252,8 +255,9 @@ type Check struct {
 	RecheckInterval Duration `yaml:"recheck_interval" json:"recheck_interval"`
 	Rise            int      `yaml:"rise" json:"rise"`
 	Fall            int      `yaml:"fall" json:"fall"`
-	// Watch keeps an idle connection open to the endpoint and treats its
-	// loss as a failed probe (default on).
+	// Watch keeps an idle connection open to the endpoint; its loss makes
+	// the observer probe at once, so a crashed process is seen within a
+	// round trip (default on).
 	Watch *bool `yaml:"watch" json:"watch"`
 }
 

@@ -242,6 +242,11 @@ func (v *validator) node(n *Node, c *Cluster) {
 	if n.RaftAdvertise != n.RaftListen {
 		v.hostPort("node.raft_advertise", n.RaftAdvertise)
 	}
+	if n.SourceIP != "" {
+		if a, err := netip.ParseAddr(n.SourceIP); err != nil || a.Zone() != "" {
+			v.errorf("node.source_ip", "source_ip %q is not an IP address", n.SourceIP)
+		}
+	}
 	if n.MaxConcurrentChecks < 1 {
 		v.errorf("node.max_concurrent_checks", "max_concurrent_checks %d must be at least 1", n.MaxConcurrentChecks)
 	}
@@ -520,6 +525,9 @@ func (v *validator) checks(p *Policy) {
 			}
 			if _, err := ParseStatusRanges(c.ExpectStatus); err != nil {
 				v.errorf(path+".expect_status", "%v", err)
+			}
+			if c.Method == "HEAD" && c.BodyContains != "" {
+				v.errorf(path+".body_contains", "body_contains cannot be checked with method HEAD, which has no body")
 			}
 		}
 	}

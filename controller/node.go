@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -39,6 +40,9 @@ type NodeOptions struct {
 	BootstrapPolicy *config.Policy
 	// PolicySource names where BootstrapPolicy came from, for logs.
 	PolicySource string
+	// Source is the local address health probes leave from (zero: the
+	// kernel's choice).
+	Source netip.Addr
 	// Now is the clock for proposals' timestamps; default time.Now.
 	Now func() time.Time
 	// Logger is the base logger.
@@ -175,7 +179,18 @@ func (n *Node) publish(st *State, lastPolicy **raft.PolicyVersion) error {
 	if lastPolicy != nil && st.Policy != *lastPolicy {
 		*lastPolicy = st.Policy
 		if st.Policy != nil {
-			if err := n.opts.Monitor.Update(Targets(st.Policy.Parsed())); err != nil {
+			// Endpoints this observer had judged down before a restart
+			// start down, so that it never vouches for them before a
+			// probe has.
+			down := map[string]bool{}
+			n.opts.Raft.FSM().Read(func(f *raft.Facts, _ *raft.Memory, _ uint64) {
+				for ep, votes := range f.Votes {
+					if v, ok := votes[n.opts.ID]; ok && !v.Up {
+						down[ep] = true
+					}
+				}
+			})
+			if err := n.opts.Monitor.Update(Targets(st.Policy.Parsed(), n.opts.Source, down)); err != nil {
 				errs = append(errs, fmt.Errorf("health targets: %w", err))
 			}
 		}
@@ -199,15 +214,17 @@ func sameZones(a, b []*zone.Zone) bool {
 	return slices.Equal(a, b) // pointers: a rebuilt zone is a new value
 }
 
-// Targets returns the health targets of a policy, sorted by endpoint.
-func Targets(p *config.Policy) []health.Target {
+// Targets returns the health targets of a policy, sorted by endpoint,
+// probing from source (zero: the kernel's choice). Endpoints in startDown
+// start down when they are new to the monitor.
+func Targets(p *config.Policy, source netip.Addr, startDown map[string]bool) []health.Target {
 	out := make([]health.Target, 0, len(p.Endpoints))
 	for _, e := range p.Endpoints {
 		c := p.Checks[e.Check]
 		if c == nil {
 			continue
 		}
-		out = append(out, health.Target{Endpoint: e.Name, Address: e.Address, Port: e.Port, Check: *c})
+		out = append(out, health.Target{Endpoint: e.Name, Address: e.Address, Port: e.Port, Check: *c, Source: source, StartDown: startDown[e.Name]})
 	}
 	slices.SortFunc(out, func(a, b health.Target) int {
 		if a.Endpoint < b.Endpoint {
@@ -253,13 +270,19 @@ func (n *Node) verdicts(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case batch := <-changes:
+		case batch, ok := <-changes:
+			if !ok {
+				return errors.New("health monitor closed its changes")
+			}
 			merge(batch)
 			// Take what else is ready now: changes detected together
 			// commit together, with no wait for more.
 			for more := true; more; {
 				select {
-				case batch := <-changes:
+				case batch, ok := <-changes:
+					if !ok {
+						return errors.New("health monitor closed its changes")
+					}
 					merge(batch)
 				default:
 					more = false

@@ -357,6 +357,14 @@ func TestEndToEndRestartServesAtOnce(t *testing.T) {
 		t.Errorf("serial after restart: got %d, want %d", s, want)
 	}
 	t.Logf("first answer %s after start: %v", time.Since(start).Round(time.Millisecond), got)
+	// The restarted observer starts the endpoint it had judged down as
+	// down: over two check intervals it must never vouch for it again.
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		got, _, err := query(dnsAddr, "www.e2e.example.", dns.TypeA)
+		if err == nil && !slices.Equal(got, []string{"127.0.2.1"}) {
+			t.Fatalf("after restart the answer changed to %v: the dead backend came back", got)
+		}
+	}
 	p2.stop(10 * time.Second)
 }
 

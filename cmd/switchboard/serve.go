@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,8 +105,13 @@ func startNode(ctx context.Context, cfg *config.Config, source string, log *slog
 	}()
 	dns := dnsserver.New(dnsserver.Options{Logger: log})
 	mon := health.NewMonitor(health.Options{MaxConcurrent: cfg.Node.MaxConcurrentChecks, Logger: log})
+	var probeSource netip.Addr
+	if cfg.Node.SourceIP != "" {
+		probeSource = netip.MustParseAddr(cfg.Node.SourceIP) // validated
+	}
 	node := controller.NewNode(controller.NodeOptions{
 		ID:              cfg.Node.ID,
+		Source:          probeSource,
 		Raft:            rn,
 		Monitor:         mon,
 		Sinks:           []controller.ZoneSink{dns},
