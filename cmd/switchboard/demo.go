@@ -55,7 +55,9 @@ func (b *demoBackend) start() error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintf(w, "hello from %s (%s/%s)\n", b.Name, b.Cloud, b.Region) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "hello from %s (%s/%s)\n", b.Name, b.Cloud, b.Region)
+	})
 	b.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func(s *http.Server) { _ = s.Serve(ln) }(b.srv)
 	return nil
