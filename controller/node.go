@@ -117,7 +117,15 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	run("follow", n.follow)
+	// The first publish hands the monitor its targets, seeded with this
+	// observer's committed votes, before the verdicts loop builds its
+	// first (full) batch from the monitor's status: built earlier, that
+	// batch would restate no verdict or the default "up" and undo the
+	// votes of this observer from before a restart.
+	sub := n.opts.Raft.FSM().Subscribe()
+	var lastPolicy *raft.PolicyVersion
+	n.applyState(&lastPolicy)
+	run("follow", func(ctx context.Context) error { return n.follow(ctx, sub, &lastPolicy) })
 	run("monitor", n.opts.Monitor.Run)
 	run("verdicts", n.verdicts)
 	if n.opts.BootstrapPolicy != nil {
@@ -129,26 +137,26 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 // follow pushes every new state to the sinks and the monitor.
-func (n *Node) follow(ctx context.Context) error {
-	sub := n.opts.Raft.FSM().Subscribe()
-	var lastPolicy *raft.PolicyVersion
-	apply := func() {
-		st, _ := n.opts.Raft.FSM().View().Output.(*State)
-		if st == nil {
-			return
-		}
-		if err := n.publish(st, &lastPolicy); err != nil {
-			n.log.Error("cannot publish state", "index", st.Index, "error", err)
-		}
-	}
-	apply()
+func (n *Node) follow(ctx context.Context, sub <-chan struct{}, lastPolicy **raft.PolicyVersion) error {
+	defer n.opts.Raft.FSM().Unsubscribe(sub)
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-sub:
-			apply()
+			n.applyState(lastPolicy)
 		}
+	}
+}
+
+// applyState publishes the FSM's current state.
+func (n *Node) applyState(lastPolicy **raft.PolicyVersion) {
+	st, _ := n.opts.Raft.FSM().View().Output.(*State)
+	if st == nil {
+		return
+	}
+	if err := n.publish(st, lastPolicy); err != nil {
+		n.log.Error("cannot publish state", "index", st.Index, "error", err)
 	}
 }
 

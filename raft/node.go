@@ -226,6 +226,8 @@ func Open(opts Options) (*Node, error) {
 	go n.watch()
 	n.wg.Add(1)
 	go n.snapshotConfigurations()
+	n.wg.Add(1)
+	go n.persistApplied()
 
 	if !has && !opts.Join {
 		servers := []hraft.Server{{ID: rc.LocalID, Address: hraft.ServerAddress(adv.String()), Suffrage: hraft.Voter}}
@@ -305,6 +307,23 @@ func (n *Node) snapshotConfigurations() {
 		}
 		if err := n.raft.Snapshot().Error(); err != nil {
 			n.log.Debug("snapshot after a configuration change failed", "error", err)
+		}
+	}
+}
+
+// persistApplied keeps the persisted commit index up with what the FSM
+// has applied, so that a restart replays every entry this node saw
+// committed (see [commitStore.NoteApplied]).
+func (n *Node) persistApplied() {
+	defer n.wg.Done()
+	applied := n.fsm.Subscribe()
+	defer n.fsm.Unsubscribe(applied)
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-applied:
+			n.store.NoteApplied(n.fsm.AppliedIndex())
 		}
 	}
 }
@@ -581,6 +600,7 @@ func (n *Node) Shutdown() error {
 		}
 	}
 	n.wg.Wait()
+	n.store.NoteApplied(n.fsm.AppliedIndex())
 	n.fwd.closeAll()
 	n.closeTransport()
 	if err := n.store.Close(); err != nil {

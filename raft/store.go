@@ -104,20 +104,40 @@ func (s *commitStore) StoreLogs(logs []*hraft.Log) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.staged <= s.persisted {
-		return nil
+	s.persistLocked(s.staged)
+	return nil
+}
+
+// NoteApplied persists idx as the commit index when it is newer than the
+// persisted one. An index the FSM has applied is committed and durably in
+// the local log, so it is safe to replay; hashicorp/raft itself only
+// stages the commit index known when the next entries are stored, which
+// leaves the newest committed entries out of the replay until more
+// traffic arrives. The node calls this as entries are applied and once
+// more at shutdown.
+func (s *commitStore) NoteApplied(idx uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.persistLocked(idx)
+}
+
+// persistLocked writes idx to the commit-index file if it is newer than
+// what is there. Failures are ignored: the log is stored, and a stale
+// index only shortens the replay at start.
+func (s *commitStore) persistLocked(idx uint64) {
+	if idx <= s.persisted {
+		return
 	}
 	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], s.staged)
+	binary.BigEndian.PutUint64(b[:], idx)
 	tmp := s.path + ".tmp"
 	if err := os.WriteFile(tmp, b[:], 0o600); err != nil {
-		return nil // the log is stored; a stale index only shortens replay
+		return
 	}
 	if err := os.Rename(tmp, s.path); err != nil {
-		return nil
+		return
 	}
-	s.persisted = s.staged
-	return nil
+	s.persisted = idx
 }
 
 // GetCommitIndex returns the persisted commit index, bounded as explained
