@@ -43,6 +43,10 @@ type SetPolicy struct {
 	// IfNone commits the policy only if there is none yet (a node's
 	// bootstrap from its config file); otherwise [ErrConflict].
 	IfNone bool `json:"if_none,omitempty"`
+	// RollbackOf, when not zero, marks the policy as the roll-back of
+	// that version after its rollout failed; the version is recorded in
+	// [PolicyVersion.RollbackOf].
+	RollbackOf uint64 `json:"rollback_of,omitempty"`
 }
 
 // VerdictBatch carries one observer's verdict changes; many endpoints in

@@ -53,6 +53,12 @@ type PolicyVersion struct {
 	// Previous is the version this one replaced (0 for the first), for
 	// rollbacks.
 	Previous uint64 `json:"previous"`
+	// PreviousJSON is the policy of version Previous (nil for the
+	// first), so that a failed rollout can be rolled back on any node.
+	PreviousJSON json.RawMessage `json:"previous_json,omitempty"`
+	// RollbackOf, when not zero, says this version was committed by the
+	// reconciler to roll back that version after its rollout failed.
+	RollbackOf uint64 `json:"rollback_of,omitempty"`
 
 	parsed *config.Policy
 }
@@ -106,6 +112,8 @@ type SyncStatus struct {
 	// Unverified is set when the nameservers did not answer the applied
 	// generation before the verify deadline.
 	Unverified bool `json:"unverified,omitempty"`
+	// Policy is the policy version the applied content was derived from.
+	Policy uint64 `json:"policy,omitempty"`
 }
 
 // SyncKey names a provider and zone pair in [Facts.Sync].

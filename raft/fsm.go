@@ -155,8 +155,9 @@ func (f *FSM) apply(c *Command, index uint64) *ApplyError {
 			return rejectf("invalid", "policy command without policy")
 		}
 		cur := uint64(0)
+		var curJSON json.RawMessage
 		if fa.Policy != nil {
-			cur = fa.Policy.Version
+			cur, curJSON = fa.Policy.Version, fa.Policy.JSON
 		}
 		if c.Policy.IfNone && cur != 0 {
 			return rejectf("conflict", "a policy is already committed (version %d)", cur)
@@ -168,7 +169,7 @@ func (f *FSM) apply(c *Command, index uint64) *ApplyError {
 		if err != nil {
 			return rejectf("invalid", "policy: %v", err)
 		}
-		fa.Policy = &PolicyVersion{Version: cur + 1, JSON: c.Policy.JSON, At: c.At, By: c.By, Index: index, Previous: cur, parsed: p}
+		fa.Policy = &PolicyVersion{Version: cur + 1, JSON: c.Policy.JSON, At: c.At, By: c.By, Index: index, Previous: cur, PreviousJSON: curJSON, RollbackOf: c.Policy.RollbackOf, parsed: p}
 		f.prune(p)
 	case CmdVerdicts:
 		v := c.Verdicts

@@ -1,0 +1,30 @@
+package controller
+
+import (
+	"context"
+	"maps"
+
+	"github.com/switchboard-dns/switchboard/raft"
+)
+
+// NewRaftCluster adapts a Raft node to the [Cluster] the reconciler needs.
+// The node's FSM must derive with a [Deriver].
+func NewRaftCluster(n *raft.Node) Cluster { return raftCluster{n} }
+
+type raftCluster struct{ n *raft.Node }
+
+func (c raftCluster) IsLeader() bool                         { return c.n.IsLeader() }
+func (c raftCluster) VerifyLeader(ctx context.Context) error { return c.n.VerifyLeader(ctx) }
+func (c raftCluster) Subscribe() <-chan struct{}             { return c.n.FSM().Subscribe() }
+func (c raftCluster) Unsubscribe(ch <-chan struct{})         { c.n.FSM().Unsubscribe(ch) }
+
+func (c raftCluster) Propose(ctx context.Context, cmd *raft.Command) (uint64, error) {
+	return c.n.Propose(ctx, cmd)
+}
+
+func (c raftCluster) Snapshot() (*State, map[string]raft.SyncStatus) {
+	st, _ := c.n.FSM().View().Output.(*State)
+	var syncs map[string]raft.SyncStatus
+	c.n.FSM().Read(func(f *raft.Facts, _ *raft.Memory, _ uint64) { syncs = maps.Clone(f.Sync) })
+	return st, syncs
+}

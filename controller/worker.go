@@ -1,0 +1,358 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/switchboard-dns/switchboard/config"
+	"github.com/switchboard-dns/switchboard/providers"
+	"github.com/switchboard-dns/switchboard/raft"
+	"github.com/switchboard-dns/switchboard/zone"
+)
+
+// Reasons a job stops without writing.
+var (
+	// errStale: the provider's fence or the committed sync result is
+	// newer than the plan; a newer writer exists and this plan must
+	// never be applied.
+	errStale = errors.New("controller: plan is older than what the provider holds")
+	// errNotLeader: leadership was lost before a write.
+	errNotLeader = errors.New("controller: not the leader")
+	// errSuperseded: a newer job for the same zone arrived; it carries
+	// the waiters on.
+	errSuperseded = errors.New("controller: superseded by a newer generation")
+	// errStepTimeout: a rollout step's deadline passed while retrying.
+	errStepTimeout = errors.New("controller: step deadline passed")
+)
+
+// job asks a worker to bring one zone of its provider to desired.
+type job struct {
+	desired *zone.Zone
+	policy  uint64
+	keys    []zone.Key
+	steered map[string]bool
+	// deadline, when set, makes the worker give up retrying after it
+	// (rollout steps); zero retries until leadership is lost.
+	deadline time.Time
+	waiters  []chan<- jobResult
+}
+
+// jobResult is what a job's waiters receive.
+type jobResult struct {
+	provider string
+	gen      uint64
+	policy   uint64
+	applied  bool // the provider holds gen's content
+	verified bool // its nameservers answer it
+	err      error
+}
+
+// worker owns one provider: its queue (newest job per zone), rate limit
+// and retries. Only it calls the provider, one call at a time.
+type worker struct {
+	t      *term
+	name   string
+	p      providers.Provider
+	common config.ProviderCommon
+	lim    *rate.Limiter
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]*job // zone origin → newest job
+	wake    chan struct{}
+}
+
+func newWorker(t *term, name string, p providers.Provider, common config.ProviderCommon) *worker {
+	lim := rate.NewLimiter(rate.Inf, 1)
+	if common.RateLimit > 0 {
+		lim = rate.NewLimiter(rate.Limit(common.RateLimit), max(1, int(math.Ceil(common.RateLimit))))
+	}
+	return &worker{
+		t: t, name: name, p: p, common: common, lim: lim,
+		log:     t.r.log.With("provider", name),
+		pending: map[string]*job{},
+		wake:    make(chan struct{}, 1),
+	}
+}
+
+// submit queues j, replacing (and inheriting the waiters of) an older job
+// for the same zone: only the newest wanted generation matters.
+func (w *worker) submit(j *job) {
+	w.mu.Lock()
+	if old := w.pending[j.desired.Origin]; old != nil {
+		j.waiters = append(old.waiters, j.waiters...)
+	}
+	w.pending[j.desired.Origin] = j
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next pops a pending job, zones in canonical order.
+func (w *worker) next() *job {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var origins []string
+	for o := range w.pending {
+		origins = append(origins, o)
+	}
+	if len(origins) == 0 {
+		return nil
+	}
+	slices.SortFunc(origins, zone.CompareNames)
+	j := w.pending[origins[0]]
+	delete(w.pending, origins[0])
+	return j
+}
+
+// handOver moves j's waiters to a newer pending job for the same zone and
+// reports whether there was one.
+func (w *worker) handOver(j *job) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := w.pending[j.desired.Origin]
+	if n == nil {
+		return false
+	}
+	n.waiters = append(j.waiters, n.waiters...)
+	j.waiters = nil
+	return true
+}
+
+func (w *worker) run(ctx context.Context) {
+	for {
+		j := w.next()
+		if j == nil {
+			select {
+			case <-ctx.Done():
+				w.failPending(ctx.Err())
+				return
+			case <-w.wake:
+			}
+			continue
+		}
+		res := w.process(ctx, j)
+		if errors.Is(res.err, errSuperseded) && w.handOver(j) {
+			continue
+		}
+		for _, ch := range j.waiters {
+			ch <- res
+		}
+	}
+}
+
+func (w *worker) failPending(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for o, j := range w.pending {
+		for _, ch := range j.waiters {
+			ch <- jobResult{provider: w.name, gen: j.desired.Generation, policy: j.policy, err: err}
+		}
+		delete(w.pending, o)
+	}
+}
+
+func (w *worker) hasNewer(j *job) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending[j.desired.Origin] != nil
+}
+
+// process writes, verifies and commits one job.
+func (w *worker) process(ctx context.Context, j *job) jobResult {
+	r := w.t.r
+	origin, gen := j.desired.Origin, j.desired.Generation
+	res := jobResult{provider: w.name, gen: gen, policy: j.policy}
+	log := w.log.With("zone", origin, "generation", gen)
+	attempt, conflicts := 0, 0
+	for {
+		err := w.write(ctx, j)
+		if err == nil {
+			break
+		}
+		kind := providers.KindOf(err)
+		switch {
+		case errors.Is(err, errStale):
+			log.Warn("not writing: a newer writer exists", "err", err)
+			res.err = err
+			return res
+		case errors.Is(err, errNotLeader), ctx.Err() != nil:
+			res.err = fmt.Errorf("%w: %w", errNotLeader, err)
+			return res
+		}
+		var provErr *providers.Error
+		if errors.As(err, &provErr) {
+			r.metrics.writeError(w.name, kind)
+		}
+		var wait time.Duration
+		switch {
+		case errors.Is(err, providers.ErrConflict):
+			conflicts++
+			if conflicts > r.opts.MaxConflicts {
+				return w.giveUp(ctx, j, res, fmt.Errorf("controller: %s: %d conflicts in a row: %w", w.name, conflicts, err))
+			}
+			log.Info("write conflicted: re-reading and re-planning", "err", err)
+		case errors.Is(err, providers.ErrThrottled), errors.Is(err, providers.ErrUnavailable):
+			attempt++
+			wait = r.opts.Backoff(attempt)
+			if ra, ok := providers.RetryAfter(err); ok {
+				wait = max(wait, ra)
+			}
+			log.Warn("provider failed; retrying", "kind", kind, "attempt", attempt, "wait", wait, "err", err)
+		default:
+			return w.giveUp(ctx, j, res, err)
+		}
+		if !j.deadline.IsZero() && r.opts.Now().Add(wait).After(j.deadline) {
+			res.err = fmt.Errorf("%w: %w", errStepTimeout, err)
+			return res
+		}
+		if w.hasNewer(j) {
+			res.err = errSuperseded
+			return res
+		}
+		if wait > 0 {
+			if err := r.opts.Wait(ctx, wait); err != nil {
+				res.err = fmt.Errorf("%w: %w", errNotLeader, err)
+				return res
+			}
+		}
+	}
+	res.applied = true
+	r.metrics.applied(w.name, origin, gen)
+	verified, superseded := w.verify(ctx, j)
+	res.verified = verified
+	if verified {
+		r.metrics.verified(w.name, origin, gen)
+	} else if !superseded && ctx.Err() == nil {
+		log.Warn("nameservers did not answer the new content before the verify deadline", "timeout", w.verifyTimeout())
+	}
+	if ctx.Err() != nil {
+		res.err = ctx.Err()
+		return res
+	}
+	_, syncs := r.opts.Cluster.Snapshot()
+	prev := syncs[raft.SyncKey(w.name, origin)]
+	s := raft.SyncStatus{Provider: w.name, Zone: origin, Applied: gen, Verified: prev.Verified, At: r.opts.Now(), Policy: j.policy}
+	if verified {
+		s.Verified = gen
+	} else if !superseded {
+		s.Unverified = true
+	}
+	w.commit(ctx, &s)
+	if superseded && !verified {
+		res.err = errSuperseded
+	}
+	return res
+}
+
+// giveUp records a failure a retry will not fix.
+func (w *worker) giveUp(ctx context.Context, j *job, res jobResult, err error) jobResult {
+	w.log.Error("giving up on this generation", "zone", j.desired.Origin, "generation", j.desired.Generation, "err", err)
+	res.err = err
+	_, syncs := w.t.r.opts.Cluster.Snapshot()
+	s := syncs[raft.SyncKey(w.name, j.desired.Origin)]
+	s.Provider, s.Zone, s.At, s.Error = w.name, j.desired.Origin, w.t.r.opts.Now(), err.Error()
+	w.commit(ctx, &s)
+	return res
+}
+
+func (w *worker) commit(ctx context.Context, s *raft.SyncStatus) {
+	r := w.t.r
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := r.opts.Cluster.Propose(pctx, &raft.Command{Type: raft.CmdSync, At: s.At, By: r.opts.Node, Sync: s}); err != nil && ctx.Err() == nil {
+		w.log.Warn("cannot commit the sync result", "zone", s.Zone, "err", err)
+	}
+}
+
+// call bounds one provider call by the call timeout; a call cut off by
+// it (a hanging provider) counts as unavailable.
+func call[T any](ctx context.Context, w *worker, op string, f func(context.Context) (T, error)) (T, error) {
+	cctx, cancel := context.WithTimeout(ctx, w.t.r.opts.CallTimeout)
+	defer cancel()
+	v, err := f(cctx)
+	if err != nil && ctx.Err() == nil && cctx.Err() != nil && !errors.Is(err, providers.ErrUnavailable) {
+		err = providers.Unavailable(fmt.Errorf("controller: %s: %s timed out after %s: %w", w.name, op, w.t.r.opts.CallTimeout, err))
+	}
+	return v, err
+}
+
+// write brings the provider to j's content: read, check that the plan is
+// not stale, plan, and apply part by part, each part checked never-empty
+// and preceded by a leadership check. It returns nil when the provider
+// holds the content.
+func (w *worker) write(ctx context.Context, j *job) error {
+	r := w.t.r
+	origin, gen := j.desired.Origin, j.desired.Generation
+	if err := w.lim.Wait(ctx); err != nil {
+		return err
+	}
+	cur, err := call(ctx, w, "read", func(c context.Context) (*providers.Content, error) { return w.p.Read(c, origin, j.keys) })
+	if err != nil {
+		return err
+	}
+	if err := w.checkFresh(origin, gen, cur.Fence); err != nil {
+		return err
+	}
+	cs := Plan(j.desired, cur)
+	if len(cs.Changes) == 0 {
+		return nil
+	}
+	parts, err := Split(cs, w.p.Capabilities().MaxChanges)
+	if err != nil {
+		return err
+	}
+	steered := func(n string) bool { return j.steered[n] }
+	sim := cur
+	for _, part := range parts {
+		if err := CheckNeverEmpty(part, sim, steered); err != nil {
+			return err
+		}
+		if err := w.lim.Wait(ctx); err != nil {
+			return err
+		}
+		if err := r.opts.Cluster.VerifyLeader(ctx); err != nil {
+			return fmt.Errorf("%w: %w", errNotLeader, err)
+		}
+		if err := w.checkFresh(origin, gen, 0); err != nil {
+			return err
+		}
+		if _, err := call(ctx, w, "apply", func(c context.Context) (struct{}, error) { return struct{}{}, w.p.Apply(c, part) }); err != nil {
+			return err
+		}
+		w.log.Info("applied", "zone", origin, "generation", gen, "changes", len(part.Changes))
+		sim = applyChanges(sim, part)
+	}
+	return nil
+}
+
+// checkFresh refuses a plan older than the provider's fence or than the
+// generation committed as applied to this provider. An equal generation
+// passes: it completes or re-asserts the same content.
+func (w *worker) checkFresh(origin string, gen, fence uint64) error {
+	if fence > gen {
+		return fmt.Errorf("%w: %s fence holds generation %d, the plan is %d", errStale, w.name, fence, gen)
+	}
+	_, syncs := w.t.r.opts.Cluster.Snapshot()
+	if s := syncs[raft.SyncKey(w.name, origin)]; s.Applied > gen {
+		return fmt.Errorf("%w: generation %d is committed as applied to %s, the plan is %d", errStale, s.Applied, w.name, gen)
+	}
+	return nil
+}
+
+func (w *worker) verifyTimeout() time.Duration {
+	if d := time.Duration(w.common.VerifyTimeout); d > 0 {
+		return d
+	}
+	return config.DefaultVerifyTimeout
+}
