@@ -388,10 +388,15 @@ type harness struct {
 
 func newHarness(t *testing.T, verifyTimeout string) *harness {
 	t.Helper()
-	h := &harness{t: t, cluster: newFakeCluster(), fakes: map[string]*fakeProvider{}, order: []string{"p1", "p2", "p3"}, vt: verifyTimeout}
-	for _, n := range h.order {
-		h.fakes[n] = newFakeProvider(t, n, "example.com.")
+	fakes := map[string]*fakeProvider{}
+	for _, n := range []string{"p1", "p2", "p3"} {
+		fakes[n] = newFakeProvider(t, n, "example.com.")
 	}
+	return newHarnessWith(t, verifyTimeout, fakes)
+}
+
+func newHarnessWith(t *testing.T, verifyTimeout string, fakes map[string]*fakeProvider) *harness {
+	h := &harness{t: t, cluster: newFakeCluster(), fakes: fakes, order: []string{"p1", "p2", "p3"}, vt: verifyTimeout}
 	h.opts = ReconcilerOptions{
 		Node:           "n1",
 		Cluster:        h.cluster,

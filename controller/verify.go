@@ -19,11 +19,11 @@ import (
 func (w *worker) verify(ctx context.Context, j *job) (verified, superseded bool) {
 	r := w.t.r
 	deadline := r.opts.Now().Add(w.verifyTimeout())
-	vctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
 	servers := w.common.Nameservers
 	if len(servers) == 0 {
-		servers = resolveNS(vctx, j.desired)
+		rctx, cancel := context.WithDeadline(ctx, deadline)
+		servers = resolveNS(rctx, j.desired)
+		cancel()
 	}
 	want := j.desired.ManagedRecords()
 	ok := map[string]bool{}
@@ -32,7 +32,7 @@ func (w *worker) verify(ctx context.Context, j *job) (verified, superseded bool)
 			if ok[srv] {
 				continue
 			}
-			match, err := answers(vctx, srv, want, r.opts.QueryTimeout)
+			match, err := answers(ctx, srv, want, r.opts.QueryTimeout)
 			if err != nil {
 				w.log.Debug("verify query failed", "server", srv, "err", err)
 			}
@@ -48,10 +48,12 @@ func (w *worker) verify(ctx context.Context, j *job) (verified, superseded bool)
 		if w.hasNewer(j) {
 			return false, true
 		}
-		if !r.opts.Now().Add(r.opts.VerifyInterval).Before(deadline) {
+		left := deadline.Sub(r.opts.Now())
+		if left <= 0 {
 			return false, false
 		}
-		if err := r.opts.Wait(vctx, r.opts.VerifyInterval); err != nil {
+		// The last round is at the deadline itself.
+		if err := r.opts.Wait(ctx, min(r.opts.VerifyInterval, left)); err != nil {
 			return false, false
 		}
 	}

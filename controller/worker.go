@@ -186,7 +186,7 @@ func (w *worker) process(ctx context.Context, j *job) jobResult {
 			log.Warn("not writing: a newer writer exists", "err", err)
 			res.err = err
 			return res
-		case errors.Is(err, errNotLeader), ctx.Err() != nil:
+		case ctx.Err() != nil:
 			res.err = fmt.Errorf("%w: %w", errNotLeader, err)
 			return res
 		}
@@ -202,6 +202,13 @@ func (w *worker) process(ctx context.Context, j *job) jobResult {
 				return w.giveUp(ctx, j, res, fmt.Errorf("controller: %s: %d conflicts in a row: %w", w.name, conflicts, err))
 			}
 			log.Info("write conflicted: re-reading and re-planning", "err", err)
+		case errors.Is(err, errNotLeader):
+			// The heartbeat round failed but the node still believes
+			// it leads: wait and check again. When it learns it lost,
+			// the term ends and ctx stops this job.
+			attempt++
+			wait = r.opts.Backoff(attempt)
+			log.Warn("leadership not confirmed; not writing", "err", err)
 		case errors.Is(err, providers.ErrThrottled), errors.Is(err, providers.ErrUnavailable):
 			attempt++
 			wait = r.opts.Backoff(attempt)
