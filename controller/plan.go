@@ -30,6 +30,8 @@ var ErrUnsplittable = errors.New("controller: plan cannot be split under the pro
 //	managed by desired, different in current     → update (Old from current)
 //	managed by desired, equal in current (+TTL)  → nothing
 //	in current, not managed by desired           → delete (Old from current)
+//	no change above, current fence < generation  → re-assert the first
+//	                                               managed RRset (Old = New)
 //
 // Current holds only the keys the reconciler asked for: the keys the
 // current and the previous policy steer in this zone. A key in current
@@ -47,8 +49,18 @@ func Plan(desired *zone.Zone, current *providers.Content) *providers.ChangeSet {
 		cur = append(cur, current.RRsets[k])
 	}
 	cs := &providers.ChangeSet{Zone: desired.Origin, Generation: desired.Generation, ExpectFence: current.Fence}
-	for _, c := range zone.Diff(cur, desired.ManagedRecords()) {
+	managed := desired.ManagedRecords()
+	for _, c := range zone.Diff(cur, managed) {
 		cs.Changes = append(cs.Changes, providers.Change{Key: c.Key, Old: c.Old, New: c.New})
+	}
+	if len(cs.Changes) == 0 && current.Fence < desired.Generation {
+		for _, s := range managed {
+			if got, ok := current.RRsets[s.Key()]; ok {
+				o, n := got.Clone(), got.Clone()
+				cs.Changes = []providers.Change{{Key: s.Key(), Old: &o, New: &n}}
+				break
+			}
+		}
 	}
 	return cs
 }

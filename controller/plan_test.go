@@ -70,12 +70,14 @@ func TestPlan(t *testing.T) {
 		want    string
 	}{
 		{"nothing yet: create, expect no fence", desiredZone(1, www1), content(0), "gen=1 fence=0 [create www.example.com. A new=10.0.0.1]"},
-		{"equal: no change", desiredZone(4, www1), content(3, www1), "gen=4 fence=3 []"},
+		{"equal, fence current: no change", desiredZone(4, www1), content(4, www1), "gen=4 fence=4 []"},
+		{"equal, fence behind: re-assert to advance the fence", desiredZone(4, api, www1), content(3, www1, api), "gen=4 fence=3 [update api.example.com. A old=10.0.0.9 new=10.0.0.9]"},
+		{"nothing managed and nothing held: no change", desiredZone(4), content(3), "gen=4 fence=3 []"},
 		{"update carries old", desiredZone(4, www2), content(3, www1), "gen=4 fence=3 [update www.example.com. A old=10.0.0.1 new=10.1.0.1]"},
 		{"ttl alone is a change", desiredZone(4, wwwTTL), content(3, www1), "gen=4 fence=3 [update www.example.com. A old=10.0.0.1 new=10.0.0.1]"},
 		{"key no longer steered is deleted", desiredZone(4, www1), content(3, www1, api), "gen=4 fence=3 [delete api.example.com. A old=10.0.0.9]"},
 		{"A to CNAME in one set", desiredZone(4, wwwC), content(3, www1), "gen=4 fence=3 [delete www.example.com. A old=10.0.0.1; create www.example.com. CNAME new=lb.example.net.]"},
-		{"fence record is never a change", desiredZone(4, www1), content(3, www1, fence), "gen=4 fence=3 []"},
+		{"fence record is never a change", desiredZone(4, www1), content(4, www1, fence), "gen=4 fence=4 []"},
 		{"several keys, canonical order", desiredZone(9, www2, api), content(8), "gen=9 fence=8 [create api.example.com. A new=10.0.0.9; create www.example.com. A new=10.1.0.1]"},
 	}
 	for _, tt := range tests {

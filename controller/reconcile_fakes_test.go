@@ -251,6 +251,8 @@ type fakeCluster struct {
 	mu    sync.Mutex
 	index uint64
 	at    time.Time
+	// log holds every committed command, in order.
+	log []raft.Command
 
 	leader       atomic.Bool
 	verifyFails  atomic.Bool
@@ -300,6 +302,7 @@ func (c *fakeCluster) apply(cmd raft.Command) (uint64, error) {
 			return 0, ae
 		}
 	}
+	c.log = append(c.log, cmd)
 	return c.index, nil
 }
 
@@ -313,6 +316,12 @@ func (c *fakeCluster) Snapshot() (*State, map[string]raft.SyncStatus) {
 func (c *fakeCluster) sync(provider, origin string) raft.SyncStatus {
 	_, syncs := c.Snapshot()
 	return syncs[raft.SyncKey(provider, origin)]
+}
+
+func (c *fakeCluster) committed() []raft.Command {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]raft.Command(nil), c.log...)
 }
 
 func (c *fakeCluster) state() *State {

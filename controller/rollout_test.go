@@ -1,0 +1,201 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-dns/switchboard/providers"
+	"github.com/switchboard-dns/switchboard/raft"
+)
+
+// ttlOf returns the TTL a change set writes to www, 0 when it does not.
+func ttlOf(cs *providers.ChangeSet) uint32 {
+	for _, c := range cs.Changes {
+		if c.Key == key("www.example.com.") && c.New != nil {
+			return c.New.TTL
+		}
+	}
+	return 0
+}
+
+// TestRolloutOneProviderAtATime: a policy change reaches the providers in
+// the zone's order, each applied and verified (its sync committed) before
+// the next is written.
+func TestRolloutOneProviderAtATime(t *testing.T) {
+	h := newHarness(t, "2s")
+	h.commitPolicy(30)
+	h.start()
+	g1 := h.gen()
+	h.waitConverged(5*time.Second, g1)
+
+	var mu sync.Mutex
+	var order []string
+	var problems []string
+	for i, n := range h.order {
+		h.fakes[n].setHook(func(ctx context.Context, cs *providers.ChangeSet) error {
+			if ttlOf(cs) != 60 {
+				return nil
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, n)
+			if i > 0 {
+				prev := h.order[i-1]
+				if s := h.cluster.sync(prev, "example.com."); s.Verified != cs.Generation || s.Policy != 2 {
+					problems = append(problems, fmt.Sprintf("%s written while %s has sync %+v, want verified %d under policy 2", n, prev, s, cs.Generation))
+				}
+			}
+			return nil
+		})
+	}
+	start := time.Now()
+	h.commitPolicy(60)
+	g2 := h.gen()
+	h.waitConverged(10*time.Second, g2)
+	t.Logf("policy rollout to 3 providers (one at a time, each verified) took %s", time.Since(start))
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(order, ","), "p1,p2,p3"; got != want {
+		t.Errorf("got write order %s, want %s", got, want)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+	for _, n := range h.order {
+		if s := h.cluster.sync(n, "example.com."); s.Policy != 2 {
+			t.Errorf("%s: got sync policy %d, want 2", n, s.Policy)
+		}
+	}
+}
+
+// TestRolloutFailureRollsBack: a policy whose rollout fails at the second
+// provider ends with every provider back on the previous version's
+// content (under the current health, at a new generation), the third
+// provider never touched by the failed version, and the event recorded.
+func TestRolloutFailureRollsBack(t *testing.T) {
+	modes := []struct {
+		name string
+		vt   string
+		// fail makes p2 fail the new version (TTL 60).
+		fail func(h *harness) func(ctx context.Context, cs *providers.ChangeSet) error
+	}{
+		{"provider refuses the change", "2s", func(h *harness) func(context.Context, *providers.ChangeSet) error {
+			return func(_ context.Context, cs *providers.ChangeSet) error {
+				if ttlOf(cs) == 60 {
+					return providers.Invalid(fmt.Errorf("fake: quota exceeded"))
+				}
+				return nil
+			}
+		}},
+		{"provider hangs", "2s", func(h *harness) func(context.Context, *providers.ChangeSet) error {
+			h.opts.CallTimeout = 100 * time.Millisecond
+			h.opts.StepTimeout = 400 * time.Millisecond
+			return func(ctx context.Context, cs *providers.ChangeSet) error {
+				if ttlOf(cs) == 60 {
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				return nil
+			}
+		}},
+		{"nameservers never answer it", "300ms", func(h *harness) func(context.Context, *providers.ChangeSet) error {
+			return func(_ context.Context, cs *providers.ChangeSet) error {
+				// The API takes the write; the nameservers keep the
+				// old content until the roll-back is written.
+				h.fakes["p2"].freeze(ttlOf(cs) == 60)
+				return nil
+			}
+		}},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			h := newHarness(t, m.vt)
+			h.fakes["p2"].setHook(m.fail(h))
+			h.commitPolicy(30)
+			h.start()
+			g1 := h.gen()
+			h.waitConverged(5*time.Second, g1)
+			before := h.cluster.state().Zone("example.com.")
+
+			start := time.Now()
+			h.commitPolicy(60)
+			g2 := h.gen()
+			waitFor(t, 10*time.Second, "the roll-back policy version", func() bool {
+				st := h.cluster.state()
+				return st.Policy.Version == 3 && st.Policy.RollbackOf == 2
+			})
+			g3 := h.gen()
+			if g3 <= g2 {
+				t.Fatalf("got roll-back generation %d, want more than %d", g3, g2)
+			}
+			h.waitConverged(10*time.Second, g3)
+			t.Logf("failed rollout rolled back on every provider in %s", time.Since(start))
+
+			after := h.cluster.state().Zone("example.com.")
+			for _, n := range h.order {
+				sets, _ := h.fakes[n].snapshot()
+				if !holds(sets, before) || !holds(sets, after) {
+					t.Errorf("%s: got %v, want the previous version's content", n, sets)
+				}
+				_, applies, emptied, _ := h.fakes[n].stats()
+				if len(emptied) > 0 {
+					t.Errorf("%s: names went empty: %v", n, emptied)
+				}
+				saw60 := false
+				for _, cs := range applies {
+					saw60 = saw60 || ttlOf(cs) == 60
+				}
+				if want := n == "p1" || (n == "p2" && m.name == "nameservers never answer it"); saw60 != want {
+					t.Errorf("%s: got new version written %v, want %v", n, saw60, want)
+				}
+			}
+			s := h.cluster.sync("p2", "example.com.")
+			if s.Policy != 3 {
+				t.Errorf("p2: got sync policy %d, want 3 (the roll-back)", s.Policy)
+			}
+			found := false
+			for _, ev := range h.cluster.state().Events {
+				if ev.Kind == EventPolicy && ev.Subject == "version 3" {
+					found = true
+				}
+			}
+			if !found {
+				t.Error("no policy event for the roll-back version")
+			}
+		})
+	}
+}
+
+// TestRolloutRecordsTheFailedStep: the log records why the rollout
+// stopped (on the failed provider's sync status), then the roll-back as a
+// policy version marked RollbackOf.
+func TestRolloutRecordsTheFailedStep(t *testing.T) {
+	h := newHarness(t, "2s")
+	h.fakes["p2"].setHook(func(_ context.Context, cs *providers.ChangeSet) error {
+		if ttlOf(cs) == 60 {
+			return providers.Invalid(fmt.Errorf("fake: quota exceeded"))
+		}
+		return nil
+	})
+	h.commitPolicy(30)
+	h.start()
+	h.waitConverged(5*time.Second, h.gen())
+	h.commitPolicy(60)
+	waitFor(t, 10*time.Second, "the roll-back", func() bool { return h.cluster.state().Policy.RollbackOf == 2 })
+	stopped, rolledBack := -1, -1
+	for i, c := range h.cluster.committed() {
+		switch {
+		case c.Type == raft.CmdSync && c.Sync.Provider == "p2" && strings.Contains(c.Sync.Error, "rollout of policy version 2 stopped here") && strings.Contains(c.Sync.Error, "quota exceeded"):
+			stopped = i
+		case c.Type == raft.CmdPolicy && c.Policy.RollbackOf == 2:
+			rolledBack = i
+		}
+	}
+	if stopped < 0 || rolledBack < 0 || stopped > rolledBack {
+		t.Errorf("got the failed step recorded at entry %d and the roll-back at %d, want both, the step first", stopped, rolledBack)
+	}
+}
