@@ -429,9 +429,18 @@ func (h *harness) factory(name string, _ *config.Provider) (providers.Provider, 
 }
 
 func (h *harness) policy(ttl int) *config.Policy {
-	doc := strings.NewReplacer("{TTL}", fmt.Sprint(ttl), "{VT}", h.vt,
+	return mustPolicy(h.t, h.policyDoc(ttl))
+}
+
+func (h *harness) policyDoc(ttl int) string {
+	return strings.NewReplacer("{TTL}", fmt.Sprint(ttl), "{VT}", h.vt,
 		"{P1}", h.fakes["p1"].dnsAddr, "{P2}", h.fakes["p2"].dnsAddr, "{P3}", h.fakes["p3"].dnsAddr).Replace(reconcilePolicy)
-	return mustPolicy(h.t, doc)
+}
+
+// commitDoc commits a policy document.
+func (h *harness) commitDoc(doc string) {
+	h.t.Helper()
+	h.cluster.must(h.t, raft.Command{Type: raft.CmdPolicy, By: "test", Policy: &raft.SetPolicy{JSON: mustPolicy(h.t, doc).JSON()}})
 }
 
 // commitPolicy commits a policy with the given TTL for the records.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"maps"
 
+	"github.com/switchboard-dns/switchboard/config"
+	"github.com/switchboard-dns/switchboard/providers"
 	"github.com/switchboard-dns/switchboard/raft"
 )
 
@@ -27,4 +29,12 @@ func (c raftCluster) Snapshot() (*State, map[string]raft.SyncStatus) {
 	var syncs map[string]raft.SyncStatus
 	c.n.FSM().Read(func(f *raft.Facts, _ *raft.Memory, _ uint64) { syncs = maps.Clone(f.Sync) })
 	return st, syncs
+}
+
+// RegistryProviders returns a [ProviderFactory] that builds providers
+// from reg with env, for [ReconcilerOptions.Providers].
+func RegistryProviders(reg *providers.Registry, env providers.Env) ProviderFactory {
+	return func(name string, cfg *config.Provider) (providers.Provider, error) {
+		return reg.New(name, cfg, env)
+	}
 }

@@ -3,13 +3,16 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
 	"github.com/switchboard-dns/switchboard/zone"
 )
@@ -456,5 +459,152 @@ func TestVerifyMarksUnverified(t *testing.T) {
 	}
 	if lag := counterValue(t, reg, "switchboard_provider_lag_seconds", map[string]string{"provider": "p1", "zone": "example.com."}); lag != 0 {
 		t.Errorf("p1 lag: got %vs, want 0", lag)
+	}
+}
+
+// TestQueueCoalesces: while p1 is stuck on one write, three newer
+// generations arrive; only the newest is written after it (only the
+// newest wanted generation matters), and the others converge meanwhile.
+func TestQueueCoalesces(t *testing.T) {
+	h := newHarness(t, "2s")
+	h.commitPolicy(30)
+	h.start()
+	g1 := h.gen()
+	h.waitConverged(5*time.Second, g1)
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	h.fakes["p1"].setHook(func(ctx context.Context, cs *providers.ChangeSet) error {
+		if cs.Generation == g1+1 {
+			entered <- struct{}{}
+			<-release
+		}
+		return nil
+	})
+	h.verdicts(map[string]bool{"a1": false})
+	<-entered
+	h.verdicts(map[string]bool{"a1": true})
+	h.verdicts(map[string]bool{"g1": false})
+	h.verdicts(map[string]bool{"g1": true, "g2": false})
+	last := h.gen()
+	if last != g1+4 {
+		t.Fatalf("got generation %d, want %d", last, g1+4)
+	}
+	h.waitConverged(5*time.Second, last, "p2", "p3")
+	close(release)
+	h.waitConverged(5*time.Second, last, "p1")
+	for g := g1 + 2; g < last; g++ {
+		if c := h.fakes["p1"].callsFor(g); c != 0 {
+			t.Errorf("p1: got %d writes of generation %d, want 0 (coalesced)", c, g)
+		}
+	}
+}
+
+// TestNeverEmptyGuardRefusesTheWrite: a plan that would leave a steered
+// name without records is refused before it reaches the provider, and the
+// refusal is committed as the provider's sync error.
+func TestNeverEmptyGuardRefusesTheWrite(t *testing.T) {
+	h := newHarness(t, "2s")
+	h.commitPolicy(30)
+	rec, err := NewReconciler(h.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tm := &term{r: rec, ctx: ctx, workers: map[string]*worker{}, sent: map[string]map[string]sentKey{}, rollouts: map[string]*rollout{}, prevKeys: map[uint64]*config.Policy{}}
+	f := h.fakes["p1"]
+	www := rrA("www.example.com.", 30, "10.0.0.1")
+	all := rrA("all.example.com.", 30, "10.0.0.1")
+	f.seed(1, www, all)
+	w := newWorker(tm, "p1", f, config.ProviderCommon{VerifyTimeout: config.Duration(time.Second), Nameservers: []string{f.dnsAddr}})
+	// A desired zone that lost www (a bug upstream) while the policy
+	// still steers it.
+	bad := desiredZone(2, all)
+	res := w.process(ctx, &job{desired: bad, policy: 1, keys: []zone.Key{all.Key(), www.Key()}, steered: map[string]bool{"www.example.com.": true, "all.example.com.": true}})
+	if !errors.Is(res.err, ErrWouldEmpty) {
+		t.Fatalf("got %v, want ErrWouldEmpty", res.err)
+	}
+	if c := f.callsFor(2); c != 0 {
+		t.Errorf("got %d writes, want 0", c)
+	}
+	if _, ok := f.lookup(www.Key()); !ok {
+		t.Error("www is gone")
+	}
+	if s := h.cluster.sync("p1", "example.com."); !strings.Contains(s.Error, "would have no records") {
+		t.Errorf("got sync error %q, want the guard's refusal", s.Error)
+	}
+	// The same plan with www no longer steered is the policy's decision.
+	res = w.process(ctx, &job{desired: bad, policy: 1, keys: []zone.Key{all.Key(), www.Key()}, steered: map[string]bool{"all.example.com.": true}})
+	if res.err != nil || !res.applied {
+		t.Fatalf("got %+v, want applied", res)
+	}
+	if _, ok := f.lookup(www.Key()); ok {
+		t.Error("www is still there after the policy dropped it")
+	}
+}
+
+// TestRateLimit: a provider's calls are spaced by its rate limit (a read
+// and a write per generation at 20/s: 100ms per generation) while a
+// provider without one is not held back.
+func TestRateLimit(t *testing.T) {
+	h := newHarness(t, "2s")
+	var mu sync.Mutex
+	var at []time.Time
+	h.fakes["p3"].setHook(func(context.Context, *providers.ChangeSet) error {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		return nil
+	})
+	doc := strings.Replace(h.policyDoc(30), `p3: {type: rfc2136,`, `p3: {type: rfc2136, rate_limit: 20,`, 1)
+	h.commitDoc(doc)
+	h.start()
+	g := h.gen()
+	h.waitConverged(5*time.Second, g)
+	for i, v := range []map[string]bool{{"a1": false}, {"a1": true}, {"g1": false}} {
+		h.verdicts(v)
+		g = h.gen()
+		start := time.Now()
+		h.waitConverged(5*time.Second, g, "p1")
+		if d := time.Since(start); d > 80*time.Millisecond {
+			t.Errorf("change %d: p1 took %s, want it not held back by p3's limit", i, d)
+		}
+		h.waitConverged(5*time.Second, g)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) != 4 {
+		t.Fatalf("got %d writes to p3, want 4", len(at))
+	}
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 95*time.Millisecond {
+			t.Errorf("write %d came %s after the one before, want at least 100ms at 20 calls/s", i, gap)
+		}
+	}
+}
+
+func TestDefaultBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		attempt  int
+		min, max time.Duration
+	}{
+		{1, 100 * time.Millisecond, 200 * time.Millisecond},
+		{2, 200 * time.Millisecond, 400 * time.Millisecond},
+		{5, 1600 * time.Millisecond, 3200 * time.Millisecond},
+		{20, 15 * time.Second, 30 * time.Second},
+	} {
+		t.Run(fmt.Sprint(tc.attempt), func(t *testing.T) {
+			seen := map[time.Duration]bool{}
+			for range 200 {
+				d := DefaultBackoff(tc.attempt)
+				if d < tc.min || d > tc.max {
+					t.Fatalf("got %s, want within [%s, %s]", d, tc.min, tc.max)
+				}
+				seen[d] = true
+			}
+			if len(seen) < 10 {
+				t.Errorf("got %d distinct waits in 200, want jitter", len(seen))
+			}
+		})
 	}
 }

@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/switchboard-dns/switchboard/providers"
 	"github.com/switchboard-dns/switchboard/raft"
+	"github.com/switchboard-dns/switchboard/zone"
 )
 
 // ttlOf returns the TTL a change set writes to www, 0 when it does not.
@@ -197,5 +200,47 @@ func TestRolloutRecordsTheFailedStep(t *testing.T) {
 	}
 	if stopped < 0 || rolledBack < 0 || stopped > rolledBack {
 		t.Errorf("got the failed step recorded at entry %d and the roll-back at %d, want both, the step first", stopped, rolledBack)
+	}
+}
+
+// TestRolloutTypeChange: a policy that turns www from A records into a
+// CNAME deletes the A set and creates the CNAME in one write on each
+// provider (the previous policy's keys are read, so the A set is seen),
+// the name is never empty, and the provider never sees a CNAME beside
+// other data.
+func TestRolloutTypeChange(t *testing.T) {
+	h := newHarness(t, "2s")
+	h.commitPolicy(30)
+	h.start()
+	h.waitConverged(5*time.Second, h.gen())
+	doc := strings.NewReplacer(
+		"  - {name: g2, address: 10.1.0.2, cloud: gcp, region: r2, check: web}\n",
+		"  - {name: g2, address: 10.1.0.2, cloud: gcp, region: r2, check: web}\n  - {name: lb1, address: lb1.example.net., cloud: aws, region: r1, check: web}\n",
+		"  gcp: {endpoints: [g1, g2]}\n", "  gcp: {endpoints: [g1, g2]}\n  lb: {endpoints: [lb1]}\n",
+		"{name: www.example.com., type: A, ttl: 30, pools: [aws, gcp]}", "{name: www.example.com., type: CNAME, ttl: 30, pools: [lb]}",
+	).Replace(h.policyDoc(30))
+	h.commitDoc(doc)
+	g2 := h.gen()
+	h.waitConverged(10*time.Second, g2)
+	for _, n := range h.order {
+		sets, _ := h.fakes[n].snapshot()
+		if _, ok := sets[key("www.example.com.")]; ok {
+			t.Errorf("%s: www A still present", n)
+		}
+		c, ok := sets[zone.Key{Name: "www.example.com.", Type: dns.TypeCNAME}]
+		if !ok || len(c.Data) != 1 || c.Data[0] != "lb1.example.net." {
+			t.Errorf("%s: got www CNAME %v, want lb1.example.net.", n, c.Data)
+		}
+		_, applies, emptied, _ := h.fakes[n].stats()
+		if len(emptied) > 0 {
+			t.Errorf("%s: names went empty: %v", n, emptied)
+		}
+		last := applies[len(applies)-1]
+		if len(last.Changes) != 2 {
+			t.Errorf("%s: got last write %s, want the delete and the create together", n, describe(last))
+		}
+		if s := h.cluster.sync(n, "example.com."); s.Error != "" {
+			t.Errorf("%s: sync error %q", n, s.Error)
+		}
 	}
 }

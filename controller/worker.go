@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -73,7 +72,9 @@ type worker struct {
 func newWorker(t *term, name string, p providers.Provider, common config.ProviderCommon) *worker {
 	lim := rate.NewLimiter(rate.Inf, 1)
 	if common.RateLimit > 0 {
-		lim = rate.NewLimiter(rate.Limit(common.RateLimit), max(1, int(math.Ceil(common.RateLimit))))
+		// No burst: the limit is a sustained rate of calls, reads
+		// included, as the providers' API quotas count them.
+		lim = rate.NewLimiter(rate.Limit(common.RateLimit), 1)
 	}
 	return &worker{
 		t: t, name: name, p: p, common: common, lim: lim,
