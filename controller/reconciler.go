@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -325,16 +326,19 @@ func zoneConfig(p *config.Policy, origin string) *config.Zone {
 	return nil
 }
 
-// worker returns the worker for provider name, starting it on first use.
+// worker returns the worker for provider name, starting it on first use,
+// with the provider and settings of pc.
 func (t *term) worker(name string, pc *config.Provider) (*worker, error) {
-	if w, ok := t.workers[name]; ok {
-		return w, nil
-	}
-	p, err := t.r.provider(name, pc)
+	key, p, err := t.r.provider(name, pc)
 	if err != nil {
 		return nil, err
 	}
+	if w, ok := t.workers[name]; ok {
+		w.configure(key, p, pc.Common)
+		return w, nil
+	}
 	w := newWorker(t, name, p, pc.Common)
+	w.configure(key, p, pc.Common)
 	t.workers[name] = w
 	t.wg.Add(1)
 	go func() {
@@ -344,20 +348,25 @@ func (t *term) worker(name string, pc *config.Provider) (*worker, error) {
 	return w, nil
 }
 
-// provider builds (or reuses) the provider called name.
-func (r *Reconciler) provider(name string, pc *config.Provider) (providers.Provider, error) {
-	key := fmt.Sprintf("%+v", *pc)
+// provider builds the provider called name, or reuses the instance built
+// from the same settings.
+func (r *Reconciler) provider(name string, pc *config.Provider) (string, providers.Provider, error) {
+	b, err := json.Marshal(pc)
+	if err != nil {
+		return "", nil, fmt.Errorf("controller: provider %s: %w", name, err)
+	}
+	key := string(b)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if b, ok := r.built[name]; ok && b.json == key {
-		return b.p, nil
+		return key, b.p, nil
 	}
 	p, err := r.opts.Providers(name, pc)
 	if err != nil {
-		return nil, fmt.Errorf("controller: provider %s: %w", name, err)
+		return "", nil, fmt.Errorf("controller: provider %s: %w", name, err)
 	}
 	r.built[name] = builtProvider{json: key, p: p}
-	return p, nil
+	return key, p, nil
 }
 
 // dispatch queues the zone for the provider unless it was already given

@@ -608,3 +608,48 @@ func TestDefaultBackoff(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorKinds: untyped failures are retried like unavailable ones and
+// counted as "other"; an invalid write is not retried and its error is
+// committed.
+func TestErrorKinds(t *testing.T) {
+	h := newHarness(t, "2s")
+	reg := prometheus.NewRegistry()
+	h.opts.Registry = reg
+	var mu sync.Mutex
+	calls := map[string]int{}
+	for _, n := range []string{"p1", "p2"} {
+		h.fakes[n].setHook(func(context.Context, *providers.ChangeSet) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[n]++
+			switch {
+			case n == "p1" && calls[n] <= 2:
+				return errors.New("connection reset by peer")
+			case n == "p2":
+				return providers.Invalid(errors.New("bad credentials"))
+			}
+			return nil
+		})
+	}
+	h.commitPolicy(30)
+	h.start()
+	g := h.gen()
+	h.waitConverged(5*time.Second, g, "p1", "p3")
+	waitFor(t, 5*time.Second, "p2's error to be committed", func() bool {
+		return strings.Contains(h.cluster.sync("p2", "example.com.").Error, "bad credentials")
+	})
+	mu.Lock()
+	if calls["p2"] != 1 {
+		t.Errorf("p2: got %d write attempts, want 1 (invalid is not retried)", calls["p2"])
+	}
+	mu.Unlock()
+	for _, c := range []struct {
+		provider, kind string
+		want           float64
+	}{{"p1", "other", 2}, {"p2", "invalid", 1}} {
+		if got := counterValue(t, reg, "switchboard_provider_write_errors_total", map[string]string{"provider": c.provider, "kind": c.kind}); got != c.want {
+			t.Errorf("%s %s errors: got %v, want %v", c.provider, c.kind, got, c.want)
+		}
+	}
+}

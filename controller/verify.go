@@ -19,11 +19,15 @@ import (
 func (w *worker) verify(ctx context.Context, j *job) (verified, superseded bool) {
 	r := w.t.r
 	deadline := r.opts.Now().Add(w.verifyTimeout())
-	servers := w.common.Nameservers
+	servers := w.set.Load().common.Nameservers
 	if len(servers) == 0 {
 		rctx, cancel := context.WithDeadline(ctx, deadline)
 		servers = resolveNS(rctx, j.desired)
 		cancel()
+	}
+	if len(servers) == 0 {
+		w.log.Warn("no nameservers to verify against: set verify_nameservers or make the zone's NS names resolvable", "zone", j.desired.Origin)
+		return false, false
 	}
 	want := j.desired.ManagedRecords()
 	ok := map[string]bool{}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -57,31 +58,50 @@ type jobResult struct {
 // worker owns one provider: its queue (newest job per zone), rate limit
 // and retries. Only it calls the provider, one call at a time.
 type worker struct {
-	t      *term
-	name   string
-	p      providers.Provider
-	common config.ProviderCommon
-	lim    *rate.Limiter
-	log    *slog.Logger
+	t    *term
+	name string
+	log  *slog.Logger
+	// set holds the provider and its settings; a policy that changes
+	// them swaps it, and each job reads it once.
+	set atomic.Pointer[workerSettings]
 
 	mu      sync.Mutex
 	pending map[string]*job // zone origin → newest job
 	wake    chan struct{}
 }
 
+// workerSettings is a provider instance with its shared settings.
+type workerSettings struct {
+	key    string
+	p      providers.Provider
+	common config.ProviderCommon
+	lim    *rate.Limiter
+}
+
 func newWorker(t *term, name string, p providers.Provider, common config.ProviderCommon) *worker {
+	w := &worker{
+		t: t, name: name,
+		log:     t.r.log.With("provider", name),
+		pending: map[string]*job{},
+		wake:    make(chan struct{}, 1),
+	}
+	w.configure("", p, common)
+	return w
+}
+
+// configure installs the provider and settings known by key, unless they
+// are installed already.
+func (w *worker) configure(key string, p providers.Provider, common config.ProviderCommon) {
+	if cur := w.set.Load(); cur != nil && cur.key == key {
+		return
+	}
 	lim := rate.NewLimiter(rate.Inf, 1)
 	if common.RateLimit > 0 {
 		// No burst: the limit is a sustained rate of calls, reads
 		// included, as the providers' API quotas count them.
 		lim = rate.NewLimiter(rate.Limit(common.RateLimit), 1)
 	}
-	return &worker{
-		t: t, name: name, p: p, common: common, lim: lim,
-		log:     t.r.log.With("provider", name),
-		pending: map[string]*job{},
-		wake:    make(chan struct{}, 1),
-	}
+	w.set.Store(&workerSettings{key: key, p: p, common: common, lim: lim})
 }
 
 // submit queues j, replacing (and inheriting the waiters of) an older job
@@ -191,10 +211,6 @@ func (w *worker) process(ctx context.Context, j *job) jobResult {
 			res.err = fmt.Errorf("%w: %w", errNotLeader, err)
 			return res
 		}
-		var provErr *providers.Error
-		if errors.As(err, &provErr) {
-			r.metrics.writeError(w.name, kind)
-		}
 		var wait time.Duration
 		switch {
 		case errors.Is(err, providers.ErrConflict):
@@ -210,15 +226,19 @@ func (w *worker) process(ctx context.Context, j *job) jobResult {
 			attempt++
 			wait = r.opts.Backoff(attempt)
 			log.Warn("leadership not confirmed; not writing", "err", err)
-		case errors.Is(err, providers.ErrThrottled), errors.Is(err, providers.ErrUnavailable):
+		case errors.Is(err, providers.ErrInvalid), errors.Is(err, ErrWouldEmpty), errors.Is(err, ErrUnsplittable):
+			// A retry will not fix these.
+			return w.giveUp(ctx, j, res, err)
+		default:
+			// Throttled, unavailable, and untyped failures (the
+			// contract types every error; an untyped one is treated as
+			// transient): back off and retry.
 			attempt++
 			wait = r.opts.Backoff(attempt)
 			if ra, ok := providers.RetryAfter(err); ok {
 				wait = max(wait, ra)
 			}
 			log.Warn("provider failed; retrying", "kind", kind, "attempt", attempt, "wait", wait, "err", err)
-		default:
-			return w.giveUp(ctx, j, res, err)
 		}
 		if !j.deadline.IsZero() && r.opts.Now().Add(wait).After(j.deadline) {
 			res.err = fmt.Errorf("%w: %w", errStepTimeout, err)
@@ -292,6 +312,9 @@ func call[T any](ctx context.Context, w *worker, op string, f func(context.Conte
 	if err != nil && ctx.Err() == nil && cctx.Err() != nil && !errors.Is(err, providers.ErrUnavailable) {
 		err = providers.Unavailable(fmt.Errorf("controller: %s: %s timed out after %s: %w", w.name, op, w.t.r.opts.CallTimeout, err))
 	}
+	if err != nil && ctx.Err() == nil {
+		w.t.r.metrics.writeError(w.name, providers.KindOf(err))
+	}
 	return v, err
 }
 
@@ -302,10 +325,11 @@ func call[T any](ctx context.Context, w *worker, op string, f func(context.Conte
 func (w *worker) write(ctx context.Context, j *job) error {
 	r := w.t.r
 	origin, gen := j.desired.Origin, j.desired.Generation
-	if err := w.lim.Wait(ctx); err != nil {
+	set := w.set.Load()
+	if err := set.lim.Wait(ctx); err != nil {
 		return err
 	}
-	cur, err := call(ctx, w, "read", func(c context.Context) (*providers.Content, error) { return w.p.Read(c, origin, j.keys) })
+	cur, err := call(ctx, w, "read", func(c context.Context) (*providers.Content, error) { return set.p.Read(c, origin, j.keys) })
 	if err != nil {
 		return err
 	}
@@ -316,7 +340,7 @@ func (w *worker) write(ctx context.Context, j *job) error {
 	if len(cs.Changes) == 0 {
 		return nil
 	}
-	parts, err := Split(cs, w.p.Capabilities().MaxChanges)
+	parts, err := Split(cs, set.p.Capabilities().MaxChanges)
 	if err != nil {
 		return err
 	}
@@ -326,7 +350,7 @@ func (w *worker) write(ctx context.Context, j *job) error {
 		if err := CheckNeverEmpty(part, sim, steered); err != nil {
 			return err
 		}
-		if err := w.lim.Wait(ctx); err != nil {
+		if err := set.lim.Wait(ctx); err != nil {
 			return err
 		}
 		if err := r.opts.Cluster.VerifyLeader(ctx); err != nil {
@@ -335,7 +359,7 @@ func (w *worker) write(ctx context.Context, j *job) error {
 		if err := w.checkFresh(origin, gen, 0); err != nil {
 			return err
 		}
-		if _, err := call(ctx, w, "apply", func(c context.Context) (struct{}, error) { return struct{}{}, w.p.Apply(c, part) }); err != nil {
+		if _, err := call(ctx, w, "apply", func(c context.Context) (struct{}, error) { return struct{}{}, set.p.Apply(c, part) }); err != nil {
 			return err
 		}
 		w.log.Info("applied", "zone", origin, "generation", gen, "changes", len(part.Changes))
@@ -359,7 +383,7 @@ func (w *worker) checkFresh(origin string, gen, fence uint64) error {
 }
 
 func (w *worker) verifyTimeout() time.Duration {
-	if d := time.Duration(w.common.VerifyTimeout); d > 0 {
+	if d := time.Duration(w.set.Load().common.VerifyTimeout); d > 0 {
 		return d
 	}
 	return config.DefaultVerifyTimeout
