@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -241,6 +242,34 @@ func TestRolloutTypeChange(t *testing.T) {
 		}
 		if s := h.cluster.sync(n, "example.com."); s.Error != "" {
 			t.Errorf("%s: sync error %q", n, s.Error)
+		}
+	}
+}
+
+// TestRolloutOfABadProviderSetting: a policy that points p2's
+// verification at a dead address (its settings follow the policy) fails
+// at p2 and is rolled back; the roll-back restores the setting and every
+// provider verifies again.
+func TestRolloutOfABadProviderSetting(t *testing.T) {
+	h := newHarness(t, "300ms")
+	h.commitPolicy(30)
+	h.start()
+	h.waitConverged(5*time.Second, h.gen())
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := pc.LocalAddr().String()
+	pc.Close()
+	doc := strings.Replace(h.policyDoc(60), h.fakes["p2"].dnsAddr, dead, 1)
+	h.commitDoc(doc)
+	waitFor(t, 10*time.Second, "the roll-back", func() bool { return h.cluster.state().Policy.RollbackOf == 2 })
+	g := h.gen()
+	h.waitConverged(10*time.Second, g)
+	_, applies, _, _ := h.fakes["p3"].stats()
+	for _, cs := range applies {
+		if ttlOf(cs) == 60 {
+			t.Errorf("p3 got the failed version: %s", describe(cs))
 		}
 	}
 }
