@@ -110,6 +110,13 @@ func (m *reconcilerMetrics) verified(provider, zone string, gen uint64) {
 	p.since = p.since[i:]
 }
 
+// reset forgets every provider's progress (leadership lost).
+func (m *reconcilerMetrics) reset() {
+	m.mu.Lock()
+	m.st = map[[2]string]*providerProgress{}
+	m.mu.Unlock()
+}
+
 func (m *reconcilerMetrics) writeError(provider, kind string) {
 	m.errors.WithLabelValues(provider, kind).Inc()
 }

@@ -15,15 +15,24 @@ func NewRaftCluster(n *raft.Node) Cluster { return raftCluster{n} }
 
 type raftCluster struct{ n *raft.Node }
 
-func (c raftCluster) IsLeader() bool                         { return c.n.IsLeader() }
-func (c raftCluster) VerifyLeader(ctx context.Context) error { return c.n.VerifyLeader(ctx) }
-func (c raftCluster) Subscribe() <-chan struct{}             { return c.n.FSM().Subscribe() }
-func (c raftCluster) Unsubscribe(ch <-chan struct{})         { c.n.FSM().Unsubscribe(ch) }
+// IsLeader implements [Cluster].
+func (c raftCluster) IsLeader() bool { return c.n.IsLeader() }
 
+// VerifyLeader implements [Cluster].
+func (c raftCluster) VerifyLeader(ctx context.Context) error { return c.n.VerifyLeader(ctx) }
+
+// Subscribe implements [Cluster].
+func (c raftCluster) Subscribe() <-chan struct{} { return c.n.FSM().Subscribe() }
+
+// Unsubscribe implements [Cluster].
+func (c raftCluster) Unsubscribe(ch <-chan struct{}) { c.n.FSM().Unsubscribe(ch) }
+
+// Propose implements [Cluster].
 func (c raftCluster) Propose(ctx context.Context, cmd *raft.Command) (uint64, error) {
 	return c.n.Propose(ctx, cmd)
 }
 
+// Snapshot implements [Cluster].
 func (c raftCluster) Snapshot() (*State, map[string]raft.SyncStatus) {
 	st, _ := c.n.FSM().View().Output.(*State)
 	var syncs map[string]raft.SyncStatus

@@ -460,6 +460,11 @@ func TestVerifyMarksUnverified(t *testing.T) {
 	if lag := counterValue(t, reg, "switchboard_provider_lag_seconds", map[string]string{"provider": "p1", "zone": "example.com."}); lag != 0 {
 		t.Errorf("p1 lag: got %vs, want 0", lag)
 	}
+	// A follower reports no lag of its own.
+	h.cluster.leader.Store(false)
+	waitFor(t, 5*time.Second, "the lag to be withdrawn after leadership is lost", func() bool {
+		return counterValue(t, reg, "switchboard_provider_lag_seconds", map[string]string{"provider": "p2", "zone": "example.com."}) == -1
+	})
 }
 
 // TestQueueCoalesces: while p1 is stuck on one write, three newer
