@@ -658,3 +658,53 @@ func TestErrorKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitWritesComplete: a provider that takes one change per write gets
+// a two-record change as two fenced writes; when the second is throttled,
+// the worker re-reads (the fence already holds the generation), re-plans
+// only what is left and completes it; no name is ever empty.
+func TestSplitWritesComplete(t *testing.T) {
+	h := newHarness(t, "2s")
+	h.fakes["p1"].maxChg = 1
+	h.commitPolicy(30)
+	h.start()
+	g1 := h.gen()
+	h.waitConverged(5*time.Second, g1)
+	var mu sync.Mutex
+	var seen []string
+	h.fakes["p1"].setHook(func(_ context.Context, cs *providers.ChangeSet) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, describe(cs))
+		if len(seen) == 2 {
+			return providers.Throttled(errors.New("slow down"), 0)
+		}
+		return nil
+	})
+	h.verdicts(map[string]bool{"a1": false, "a2": false})
+	g2 := h.gen()
+	h.waitConverged(5*time.Second, g2)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 {
+		t.Fatalf("got writes %q, want 3 (one, a throttled one, its retry)", seen)
+	}
+	for i, s := range seen {
+		if strings.Count(s, "; ") != 0 {
+			t.Errorf("write %d has more than one change: %s", i, s)
+		}
+	}
+	wantFence := []string{fmt.Sprintf("gen=%d fence=%d", g2, g1), fmt.Sprintf("gen=%d fence=%d", g2, g2), fmt.Sprintf("gen=%d fence=%d", g2, g2)}
+	for i, w := range wantFence {
+		if !strings.HasPrefix(seen[i], w) {
+			t.Errorf("write %d: got %s, want it to start with %s", i, seen[i], w)
+		}
+	}
+	if seen[1] != seen[2] {
+		t.Errorf("the retry %s differs from the throttled write %s", seen[2], seen[1])
+	}
+	_, _, emptied, _ := h.fakes["p1"].stats()
+	if len(emptied) > 0 {
+		t.Errorf("names went empty: %v", emptied)
+	}
+}
