@@ -485,7 +485,8 @@ func (h *harness) stop() {
 func (h *harness) gen() uint64 { return h.cluster.state().Zone("example.com.").Generation }
 
 // converged reports whether provider name holds generation gen's managed
-// content with its fence at gen, and the committed sync says verified.
+// content with its fence at gen, and the committed sync says verified
+// under the current policy version.
 func (h *harness) converged(name string, gen uint64) bool {
 	z := h.cluster.state().Zone("example.com.")
 	if z.Generation != gen {
@@ -500,7 +501,8 @@ func (h *harness) converged(name string, gen uint64) bool {
 			return false
 		}
 	}
-	return h.cluster.sync(name, "example.com.").Verified == gen
+	s := h.cluster.sync(name, "example.com.")
+	return s.Verified == gen && s.Policy == h.cluster.state().Policy.Version
 }
 
 func (h *harness) waitConverged(within time.Duration, gen uint64, names ...string) {

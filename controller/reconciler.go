@@ -295,8 +295,14 @@ func (t *term) step() {
 			ro = t.startRollout(st.Policy.Version, z.Origin, names)
 		}
 		for _, name := range names {
-			if ro != nil && ro.version == st.Policy.Version && !ro.mayDispatch(name) {
-				continue
+			if ro != nil && ro.version == st.Policy.Version {
+				cur, prev := ro.decide(name)
+				if prev {
+					t.dispatchPrevious(name, st, z)
+				}
+				if !cur {
+					continue
+				}
 			}
 			t.dispatch(name, st, z)
 		}
@@ -380,6 +386,35 @@ func (t *term) dispatch(name string, st *State, z *zone.Zone) {
 		return
 	}
 	t.dispatchJob(name, st, z, nil, time.Time{})
+}
+
+// dispatchPrevious queues, for a provider a rollout has not reached, the
+// previous policy's content under the current health, at the current
+// generation; t.mu is held.
+func (t *term) dispatchPrevious(name string, st *State, z *zone.Zone) {
+	prev := t.previousPolicy(st.Policy)
+	if prev == nil {
+		return
+	}
+	sk := sentKey{gen: z.Generation, policy: st.Policy.Previous}
+	if t.sent[name][z.Origin] == sk {
+		return
+	}
+	if t.sent[name] == nil {
+		t.sent[name] = map[string]sentKey{}
+	}
+	t.sent[name][z.Origin] = sk
+	t.r.metrics.want(name, z.Origin, z.Generation)
+	steered := steeredNames(st.Policy.Parsed(), z.Origin)
+	for n := range steeredNames(prev, z.Origin) {
+		steered[n] = true
+	}
+	t.workers[name].submit(&job{
+		desired: PreviousZone(prev, st, z),
+		policy:  st.Policy.Previous,
+		keys:    t.keysFor(st, z.Origin),
+		steered: steered,
+	})
 }
 
 // dispatchJob queues the zone for the provider; done, when set, receives

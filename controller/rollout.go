@@ -20,10 +20,12 @@ const (
 // rollout is a policy version's staged rollout to the providers of one
 // zone: one provider at a time, in the zone's provider order, each
 // applied and verified at its nameservers before the next is touched.
-// Health changes meanwhile reach only the providers already done. On the
-// first failure it stops and rolls back: it commits the previous policy
-// again as a new version marked [raft.PolicyVersion.RollbackOf], whose
-// content (the previous policy under the current health, at a new
+// Health changes do not wait for it: the providers already done get the
+// new version's content at once, and those not reached yet get the
+// previous version's content under the new health ([PreviousZone]). On
+// the first failure it stops and rolls back: it commits the previous
+// policy again as a new version marked [raft.PolicyVersion.RollbackOf],
+// whose content (the previous policy under the current health, at a new
 // generation) goes to every provider at once.
 type rollout struct {
 	version uint64
@@ -34,20 +36,30 @@ type rollout struct {
 	// guarded by term.mu
 	phase   int
 	reached map[string]bool
+	current string // the provider of the step under way
 }
 
 func (ro *rollout) running() bool { return ro.phase == rolloutRunning }
 
-// mayDispatch reports whether provider name may be given the rollout's
-// policy outside the rollout's own steps; term.mu is held.
-func (ro *rollout) mayDispatch(name string) bool {
+// decide says what provider name may be given outside the rollout's own
+// steps: the rollout's version (cur), the previous version under the
+// current health (prev), or nothing (the provider of the step under way,
+// whose queue the step owns, and everyone once the rollout failed, until
+// the roll-back is committed). term.mu is held.
+func (ro *rollout) decide(name string) (cur, prev bool) {
 	switch ro.phase {
 	case rolloutDone, rolloutStopped:
-		return true
+		return true, false
 	case rolloutFailed:
-		return false
+		return false, false
 	}
-	return ro.reached[name]
+	switch {
+	case ro.reached[name]:
+		return true, false
+	case ro.current == name:
+		return false, false
+	}
+	return false, true
 }
 
 // startRollout starts version's rollout to the zone's providers; term.mu
@@ -93,6 +105,7 @@ func (t *term) runRollout(ctx context.Context, ro *rollout) {
 		deadline := r.opts.Now().Add(step)
 		done := make(chan jobResult, 4)
 		t.mu.Lock()
+		ro.current = name
 		t.dispatchJob(name, st, z, done, deadline)
 		t.mu.Unlock()
 		var res jobResult
@@ -115,6 +128,7 @@ func (t *term) runRollout(ctx context.Context, ro *rollout) {
 		if res.err == nil && res.verified {
 			t.mu.Lock()
 			ro.reached[name] = true
+			ro.current = ""
 			t.mu.Unlock()
 			log.Info("policy rollout: provider done", "provider", name, "generation", res.gen)
 			continue

@@ -72,6 +72,11 @@ func TestRolloutOneProviderAtATime(t *testing.T) {
 	for _, n := range h.order {
 		if s := h.cluster.sync(n, "example.com."); s.Policy != 2 {
 			t.Errorf("%s: got sync policy %d, want 2", n, s.Policy)
+			for _, c := range h.cluster.committed() {
+				if c.Type == raft.CmdSync {
+					t.Logf("%+v", *c.Sync)
+				}
+			}
 		}
 	}
 }
@@ -272,4 +277,64 @@ func TestRolloutOfABadProviderSetting(t *testing.T) {
 			t.Errorf("p3 got the failed version: %s", describe(cs))
 		}
 	}
+}
+
+// TestHealthChangeDuringRollout: health changes do not wait for a policy
+// rollout. While the rollout is stuck at p1, endpoints go down: p2 and p3,
+// not reached yet, get the previous version's content under the new
+// health at once (the same content a cluster on the previous policy
+// derives), and the rollout then finishes on the newest generation.
+func TestHealthChangeDuringRollout(t *testing.T) {
+	h := newHarness(t, "2s")
+	h.commitPolicy(30)
+	h.start()
+	h.waitConverged(5*time.Second, h.gen())
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	h.fakes["p1"].setHook(func(_ context.Context, cs *providers.ChangeSet) error {
+		if ttlOf(cs) == 60 {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return nil
+	})
+	h.commitPolicy(60)
+	<-entered
+	start := time.Now()
+	h.verdicts(map[string]bool{"a1": false, "a2": false})
+	g3 := h.gen()
+
+	// What a cluster still on the previous policy derives for this health.
+	ref := newFakeCluster()
+	ref.must(t, raft.Command{Type: raft.CmdPolicy, By: "test", Policy: &raft.SetPolicy{JSON: h.policy(30).JSON()}})
+	ref.must(t, verdicts("n1", false, map[string]bool{"a1": false, "a2": false}))
+	want := ref.state().Zone("example.com.")
+	if got := PreviousZone(h.policy(30), h.cluster.state(), h.cluster.state().Zone("example.com.")); !holds(asContent(got), want) {
+		t.Errorf("PreviousZone: got %v, want %v", got.ManagedRecords(), want.ManagedRecords())
+	}
+	for _, n := range []string{"p2", "p3"} {
+		waitFor(t, 2*time.Second, n+" to get the health change on the previous version", func() bool {
+			sets, fence := h.fakes[n].snapshot()
+			s := h.cluster.sync(n, "example.com.")
+			return fence == g3 && holds(sets, want) && s.Verified == g3 && s.Policy == 1
+		})
+	}
+	t.Logf("health change reached the providers the rollout had not reached in %s", time.Since(start))
+	if h.converged("p1", g3) {
+		t.Fatal("p1 converged while its rollout step is stuck")
+	}
+	close(release)
+	h.waitConverged(5*time.Second, g3)
+}
+
+// asContent returns a zone's managed RRsets as a provider would hold them.
+func asContent(z *zone.Zone) map[zone.Key]zone.RRset {
+	out := map[zone.Key]zone.RRset{}
+	for _, s := range z.ManagedRecords() {
+		out[s.Key()] = s
+	}
+	return out
 }
