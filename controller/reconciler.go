@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,9 +104,15 @@ type Reconciler struct {
 	log     *slog.Logger
 	metrics *reconcilerMetrics
 
+	leading atomic.Bool
+
 	mu    sync.Mutex
 	built map[string]builtProvider // provider name → instance, across terms
 }
+
+// Leading reports whether the reconciler is in a leadership term: its
+// workers may write. It turns false only once every worker has stopped.
+func (r *Reconciler) Leading() bool { return r.leading.Load() }
 
 type builtProvider struct {
 	json string
@@ -224,6 +231,7 @@ type sentKey struct {
 
 func (r *Reconciler) lead(ctx context.Context, sub <-chan struct{}, tick <-chan time.Time) {
 	ctx, cancel := context.WithCancel(ctx)
+	r.leading.Store(true)
 	t := &term{r: r, ctx: ctx, workers: map[string]*worker{}, sent: map[string]map[string]sentKey{}, rollouts: map[string]*rollout{}, prevKeys: map[uint64]*config.Policy{}}
 	defer func() {
 		cancel()
@@ -231,6 +239,7 @@ func (r *Reconciler) lead(ctx context.Context, sub <-chan struct{}, tick <-chan 
 		// Progress and lag are the leader's to report; a follower
 		// exports none rather than a lag that grows forever.
 		r.metrics.reset()
+		r.leading.Store(false)
 	}()
 	var resync <-chan time.Time
 	if r.opts.Resync > 0 {

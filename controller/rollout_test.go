@@ -338,3 +338,55 @@ func asContent(z *zone.Zone) map[zone.Key]zone.RRset {
 	}
 	return out
 }
+
+// TestRolloutResumesAfterLeaderChange: leadership is lost while the
+// rollout is at p2; the next term resumes it from the committed sync
+// results: p1, already done, is not written again, and p2 and p3 follow
+// in order.
+func TestRolloutResumesAfterLeaderChange(t *testing.T) {
+	h := newHarness(t, "2s")
+	h.commitPolicy(30)
+	h.start()
+	h.waitConverged(5*time.Second, h.gen())
+	entered := make(chan struct{}, 1)
+	var mu sync.Mutex
+	var order []string
+	block := true
+	for _, n := range h.order {
+		h.fakes[n].setHook(func(ctx context.Context, cs *providers.ChangeSet) error {
+			if ttlOf(cs) != 60 {
+				return nil
+			}
+			mu.Lock()
+			stuck := n == "p2" && block
+			if !stuck {
+				order = append(order, n)
+			}
+			mu.Unlock()
+			if stuck {
+				select {
+				case entered <- struct{}{}:
+				default:
+				}
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		})
+	}
+	h.commitPolicy(60)
+	g2 := h.gen()
+	<-entered
+	h.cluster.leader.Store(false)
+	waitFor(t, 5*time.Second, "the term to end", func() bool { return !h.rec.Leading() })
+	mu.Lock()
+	block = false
+	mu.Unlock()
+	h.cluster.leader.Store(true)
+	h.waitConverged(5*time.Second, g2)
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(order, ","); got != "p1,p2,p3" {
+		t.Errorf("got writes of the new version %s, want p1,p2,p3 (p1 once)", got)
+	}
+}
