@@ -301,7 +301,7 @@ func (t *term) step() {
 			ro.cancel()
 		}
 		if (ro == nil || ro.version != st.Policy.Version) && needsRollout(st, syncs, z.Origin, names) {
-			ro = t.startRollout(st.Policy.Version, z.Origin, names)
+			ro = t.startRollout(st.Policy.Version, z.Origin, names, syncs)
 		}
 		for _, name := range names {
 			if ro != nil && ro.version == st.Policy.Version {

@@ -63,10 +63,23 @@ func (ro *rollout) decide(name string) (cur, prev bool) {
 }
 
 // startRollout starts version's rollout to the zone's providers; term.mu
-// is held.
-func (t *term) startRollout(version uint64, origin string, names []string) *rollout {
+// is held. Providers whose committed sync says they hold version, applied
+// and verified without error (a rollout an earlier term left half way),
+// count as reached from the start: health changes reach them with the new
+// version, and their step only confirms it.
+func (t *term) startRollout(version uint64, origin string, names []string, syncs map[string]raft.SyncStatus) *rollout {
 	ctx, cancel := context.WithCancel(t.ctx)
 	ro := &rollout{version: version, origin: origin, order: append([]string(nil), names...), cancel: cancel, reached: map[string]bool{}}
+	for _, n := range names {
+		s, ok := syncs[raft.SyncKey(n, origin)]
+		if ok && s.Policy == version && s.Error == "" && !s.Unverified && s.Verified == s.Applied {
+			ro.reached[n] = true
+		} else if ro.current == "" {
+			// The first step's provider is not given the previous
+			// version meanwhile.
+			ro.current = n
+		}
+	}
 	if old := t.rollouts[origin]; old != nil {
 		old.cancel()
 	}
