@@ -231,4 +231,3 @@ func (p *Provider) queryKeys(ctx context.Context, k *tsigKey, origin string, wan
 	}
 	return zone.FromRRs(rrs), nil
 }
-
