@@ -361,3 +361,46 @@ func TestApplyRefusesBadChangeSets(t *testing.T) {
 		})
 	}
 }
+
+// TestRestrictedKey configures the servers as docs/providers/rfc2136.md
+// suggests, with the key limited to the managed names and the fencing
+// record: writes to those work, a write to any other name is refused as
+// ErrInvalid with nothing applied.
+func TestRestrictedKey(t *testing.T) {
+	fence := providers.FenceName(testZone)
+	for _, srv := range []struct {
+		name  string
+		start func(testing.TB) *server
+	}{
+		{"bind", func(t testing.TB) *server {
+			return startBINDWith(t, fmt.Sprintf(`update-policy { grant sb-256. name www.%s A AAAA CNAME; grant sb-256. name %s TXT; };`, testZone, fence))
+		}},
+		{"knot", func(t testing.TB) *server {
+			return startKnotWith(t, fmt.Sprintf("    update-type: [A, AAAA, CNAME, TXT]\n    update-owner: name\n    update-owner-match: equal\n    update-owner-name: [www.%s, %s]\n", testZone, fence))
+		}},
+	} {
+		t.Run(srv.name, func(t *testing.T) {
+			s := srv.start(t)
+			p := newProvider(t, s.addr, s.key("hmac-sha256"), "axfr")
+			www := zone.MustRRset("www."+testZone, dns.TypeA, 60, "192.0.2.1")
+			www6 := zone.MustRRset("www."+testZone, dns.TypeAAAA, 60, "2001:db8::1")
+			other := zone.MustRRset("other."+testZone, dns.TypeA, 60, "192.0.2.2")
+			managed := []zone.Key{www.Key(), www6.Key(), other.Key()}
+			if _, err := providertest.Reconcile(t.Context(), p, testZone, 1, []zone.RRset{www, www6}, managed); err != nil {
+				t.Fatalf("reconcile the granted names: %v", err)
+			}
+			www2 := zone.MustRRset("www."+testZone, dns.TypeA, 60, "192.0.2.3")
+			_, err := providertest.Reconcile(t.Context(), p, testZone, 2, []zone.RRset{www2, www6, other}, managed)
+			if !errors.Is(err, providers.ErrInvalid) {
+				t.Fatalf("reconcile a name the key may not write: got %v (kind %s), want invalid", err, providers.KindOf(err))
+			}
+			c, err := p.Read(t.Context(), testZone, managed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := c.Lookup(www.Key()); !got.Equal(www) || c.Fence != 1 || len(c.RRsets) != 2 {
+				t.Errorf("after the refused write: got %v, fence %d; want generation 1's content", c.RRsets, c.Fence)
+			}
+		})
+	}
+}
