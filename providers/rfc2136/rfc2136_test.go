@@ -404,3 +404,125 @@ func TestRestrictedKey(t *testing.T) {
 		})
 	}
 }
+
+// TestCASAtWriteTime changes an RRset after the provider's own read and
+// just before its UPDATE leaves: the server's prerequisites refuse it, so
+// the compare-and-swap holds at the moment of the write.
+func TestCASAtWriteTime(t *testing.T) {
+	for _, srv := range []struct {
+		name  string
+		start func(testing.TB) *server
+	}{{"bind", startBIND}, {"knot", startKnot}} {
+		t.Run(srv.name, func(t *testing.T) {
+			s := srv.start(t)
+			p := newProvider(t, s.addr, s.key("hmac-sha256"), "axfr")
+			www1 := zone.MustRRset("www."+testZone, dns.TypeA, 60, "192.0.2.1")
+			www2 := zone.MustRRset("www."+testZone, dns.TypeA, 60, "192.0.2.2")
+			racer := zone.MustRRset("www."+testZone, dns.TypeA, 60, "203.0.113.9")
+			if _, err := providertest.Reconcile(t.Context(), p, testZone, 1, []zone.RRset{www1}, []zone.Key{www1.Key()}); err != nil {
+				t.Fatal(err)
+			}
+			raced := 0
+			p.onExchange = func(_ string, opcode int) {
+				if opcode == dns.OpcodeUpdate && raced == 0 {
+					raced++
+					(&backend{s: s}).Put(t.Context(), t, racer)
+				}
+			}
+			err := p.Apply(t.Context(), &providers.ChangeSet{Zone: testZone, Generation: 2, ExpectFence: 1,
+				Changes: []providers.Change{{Key: www1.Key(), Old: &www1, New: &www2}}})
+			if raced != 1 {
+				t.Fatalf("UPDATEs raced: got %d, want 1", raced)
+			}
+			if !errors.Is(err, providers.ErrConflict) {
+				t.Fatalf("apply after a change behind its back: got %v (kind %s), want conflict", err, providers.KindOf(err))
+			}
+			got := map[zone.Key]zone.RRset{}
+			for _, rs := range s.dump(t) {
+				got[rs.Key()] = rs
+			}
+			if !got[www1.Key()].Equal(racer) {
+				t.Errorf("www after the refused UPDATE: got %v, want %v", got[www1.Key()], racer)
+			}
+			if f := providers.FenceRRset(testZone, 1); !got[f.Key()].Equal(f) {
+				t.Errorf("fence after the refused UPDATE: got %v, want %v", got[f.Key()], f)
+			}
+		})
+	}
+}
+
+// TestUpdateMessage checks the sections of the UPDATE built for a change
+// set: value-dependent prerequisites for what is expected (fence
+// included), "does not exist" for creates, deletions before additions.
+func TestUpdateMessage(t *testing.T) {
+	www := zone.MustRRset("www."+testZone, dns.TypeA, 60, "192.0.2.1", "192.0.2.2")
+	www2 := zone.MustRRset("www."+testZone, dns.TypeA, 30, "192.0.2.3")
+	api := zone.MustRRset("api."+testZone, dns.TypeCNAME, 60, "lb.example.net.")
+	old := zone.MustRRset("old."+testZone, dns.TypeTXT, 60, `"x"`)
+	fence := providers.FenceName(testZone)
+	tests := []struct {
+		name          string
+		expect        uint64
+		changes       []providers.Change
+		prereq, updat []string
+	}{
+		{
+			name:   "first write",
+			expect: 0,
+			changes: []providers.Change{
+				{Key: api.Key(), New: &api},
+			},
+			prereq: []string{fence + " 0 NONE TXT", "api.example.test. 0 NONE CNAME"},
+			updat: []string{
+				fence + " 0 CLASS255 TXT",
+				fence + ` 60 IN TXT "switchboard-generation=5"`,
+				"api.example.test. 60 IN CNAME lb.example.net.",
+			},
+		},
+		{
+			name:   "update and delete",
+			expect: 4,
+			changes: []providers.Change{
+				{Key: www.Key(), Old: &www, New: &www2},
+				{Key: old.Key(), Old: &old},
+			},
+			prereq: []string{
+				fence + ` 0 IN TXT "switchboard-generation=4"`,
+				"www.example.test. 0 IN A 192.0.2.1", "www.example.test. 0 IN A 192.0.2.2",
+				`old.example.test. 0 IN TXT "x"`,
+			},
+			updat: []string{
+				fence + " 0 CLASS255 TXT",
+				"www.example.test. 0 CLASS255 A",
+				"old.example.test. 0 CLASS255 TXT",
+				fence + ` 60 IN TXT "switchboard-generation=5"`,
+				"www.example.test. 30 IN A 192.0.2.3",
+			},
+		},
+	}
+	// miekg/dns prints class ANY (255) as CLASS255.
+	flat := func(rrs []dns.RR) []string {
+		var out []string
+		for _, rr := range rrs {
+			out = append(out, strings.Join(strings.Fields(rr.String()), " "))
+		}
+		return out
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := updateMessage(testZone, &providers.ChangeSet{Zone: testZone, Generation: 5, ExpectFence: tc.expect, Changes: tc.changes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Opcode != dns.OpcodeUpdate || len(m.Question) != 1 || m.Question[0].Name != testZone || m.Question[0].Qtype != dns.TypeSOA {
+				t.Errorf("header: got opcode %d, zone %v; want UPDATE of %s SOA", m.Opcode, m.Question, testZone)
+			}
+			if got := flat(m.Answer); strings.Join(got, "\n") != strings.Join(tc.prereq, "\n") {
+				t.Errorf("prerequisites: got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.prereq, "\n"))
+			}
+			if got := flat(m.Ns); strings.Join(got, "\n") != strings.Join(tc.updat, "\n") {
+				t.Errorf("updates: got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.updat, "\n"))
+			}
+		})
+	}
+}
