@@ -15,6 +15,7 @@ const (
 	CmdOverride = "override" // an operator sets or clears an override
 	CmdSync     = "sync"     // a provider sync result
 	CmdRelease  = "release"  // an operator releases a record's panic hold
+	CmdNode     = "node"     // a node registers itself
 )
 
 // Command is one fact proposed for the log. At and By say when and by whom
@@ -30,6 +31,7 @@ type Command struct {
 	Override *SetOverride    `json:"override,omitempty"`
 	Sync     *SyncStatus     `json:"sync,omitempty"`
 	Release  *Release        `json:"release,omitempty"`
+	Node     *NodeInfo       `json:"node,omitempty"`
 }
 
 // SetPolicy commits a new policy version.
@@ -69,7 +71,8 @@ type VerdictChange struct {
 type ObserverChange struct {
 	ID    string `json:"id"`
 	Alive bool   `json:"alive"`
-	// Remove drops the observer and its votes (it left the cluster).
+	// Remove drops the observer, its votes and its registration (it left
+	// the cluster or was removed).
 	Remove bool `json:"remove,omitempty"`
 }
 
@@ -182,7 +185,7 @@ func (c *Command) Endpoints() (names []string, all bool) {
 		return names, false
 	case CmdOverride:
 		return []string{c.Override.Endpoint}, false
-	case CmdSync:
+	case CmdSync, CmdNode:
 		return nil, false
 	}
 	return nil, true

@@ -211,6 +211,7 @@ func (f *FSM) apply(c *Command, index uint64) *ApplyError {
 		}
 		if o.Remove {
 			delete(fa.Observers, o.ID)
+			delete(fa.Nodes, o.ID)
 			for ep, votes := range fa.Votes {
 				delete(votes, o.ID)
 				if len(votes) == 0 {
@@ -246,6 +247,11 @@ func (f *FSM) apply(c *Command, index uint64) *ApplyError {
 			return rejectf("invalid", "sync command without provider and zone")
 		}
 		fa.Sync[SyncKey(s.Provider, s.Zone)] = *s
+	case CmdNode:
+		if c.Node == nil || c.Node.ID == "" {
+			return rejectf("invalid", "node command without id")
+		}
+		fa.Nodes[c.Node.ID] = *c.Node
 	case CmdRelease:
 		if c.Release == nil || c.Release.Record == "" {
 			return rejectf("invalid", "release command without record")
@@ -367,6 +373,9 @@ func fill(fa *Facts) {
 	}
 	if fa.Releases == nil {
 		fa.Releases = map[string]uint64{}
+	}
+	if fa.Nodes == nil {
+		fa.Nodes = map[string]NodeInfo{}
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
@@ -32,7 +34,12 @@ type mux struct {
 	ln        net.Listener
 	tls       *tls.Config // nil: plain TCP (insecure: true)
 	advertise net.Addr
+	source    netip.Addr // local address of outgoing connections, if set
 	log       *slog.Logger
+	// raftReady is set once Raft runs; until then Raft connections are
+	// closed at once (a node waiting for admission must not be drawn into
+	// the cluster by replication).
+	raftReady atomic.Bool
 
 	raftCh  chan net.Conn
 	forward func(net.Conn)
@@ -42,8 +49,8 @@ type mux struct {
 	wg        sync.WaitGroup
 }
 
-func newMux(ln net.Listener, advertise net.Addr, tlsConf *tls.Config, log *slog.Logger) *mux {
-	return &mux{ln: ln, tls: tlsConf, advertise: advertise, log: log, raftCh: make(chan net.Conn, 16), closed: make(chan struct{})}
+func newMux(ln net.Listener, advertise net.Addr, tlsConf *tls.Config, source netip.Addr, log *slog.Logger) *mux {
+	return &mux{ln: ln, tls: tlsConf, advertise: advertise, source: source, log: log, raftCh: make(chan net.Conn, 16), closed: make(chan struct{})}
 }
 
 func (m *mux) serve() {
@@ -91,6 +98,10 @@ func (m *mux) dispatch(c net.Conn) {
 	_ = c.SetDeadline(time.Time{})
 	switch b[0] {
 	case connRaft:
+		if !m.raftReady.Load() {
+			_ = c.Close()
+			return
+		}
 		select {
 		case m.raftCh <- c:
 		case <-m.closed:
@@ -116,9 +127,13 @@ func (m *mux) close() {
 	m.wg.Wait()
 }
 
-// dial opens a connection of the given type to a node.
-func dialNode(addr string, kind byte, tlsConf *tls.Config, timeout time.Duration) (net.Conn, error) {
+// dialNode opens a connection of the given type to a node, from source
+// when it is set.
+func dialNode(addr string, kind byte, tlsConf *tls.Config, source netip.Addr, timeout time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout}
+	if source.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: source.AsSlice()}
+	}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -169,5 +184,5 @@ func (s *streamLayer) Close() error {
 func (s *streamLayer) Addr() net.Addr { return s.m.advertise }
 
 func (s *streamLayer) Dial(address hraft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialNode(string(address), connRaft, s.m.tls, timeout)
+	return dialNode(string(address), connRaft, s.m.tls, s.m.source, timeout)
 }
