@@ -125,18 +125,21 @@ func (f *FSM) Apply(l *hraft.Log) any {
 		return nil
 	}
 	cmd, err := decodeCommand(l.Data)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// An entry at or below the applied index was applied already: by the
+	// node's replay of committed entries at start, or as part of a
+	// snapshot taken after that replay (see [Node.replayCommitted]).
+	if l.Index <= f.index {
+		return nil
+	}
+	f.index = l.Index
 	if err != nil {
 		// A command this version cannot decode changes nothing here;
 		// refusing the index would stop the node for good.
-		f.mu.Lock()
-		f.index = l.Index
-		f.mu.Unlock()
 		f.notify()
 		return rejectf("invalid", "%v", err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.index = l.Index
 	if aerr := f.apply(cmd, l.Index); aerr != nil {
 		f.notify()
 		return aerr

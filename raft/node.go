@@ -158,7 +158,7 @@ func Open(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft: snapshot store: %w", err)
 	}
-	store, err := openCommitStore(opts.DataDir, snaps, 128*maxAppendEntries-1)
+	store, err := openCommitStore(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,6 @@ func Open(opts Options) (*Node, error) {
 	rc.TrailingLogs = opts.TrailingLogs
 	rc.SnapshotInterval = opts.SnapshotInterval
 	rc.MaxAppendEntries = maxAppendEntries
-	rc.RestoreCommittedLogs = true
 	rc.NoLegacyTelemetry = true
 	if err := hraft.ValidateConfig(rc); err != nil {
 		return fail(fmt.Errorf("raft: config: %w", err))
@@ -252,29 +251,11 @@ func (n *Node) start(bootstrap []hraft.Server) error {
 	if n.ctx.Err() != nil {
 		return errors.New("raft: node is shutting down")
 	}
-	applied := n.fsm.Subscribe()
-	defer n.fsm.Unsubscribe(applied)
 	r, err := hraft.NewRaft(n.rc, n.fsm, n.store, n.store, n.snaps, n.trans)
 	if err != nil {
 		return fmt.Errorf("raft: start: %w", err)
 	}
-	// NewRaft queues the replay of committed entries for the FSM
-	// goroutine it starts last; wait for it, so that the caller serves the
-	// last committed state as soon as Open returns.
-	if to := n.store.replayTo.Load(); to > 0 {
-		timeout := time.NewTimer(time.Minute)
-	wait:
-		for n.fsm.AppliedIndex() < to {
-			select {
-			case <-applied:
-			case <-timeout.C:
-				n.log.Warn("replay of committed entries is slow; serving what is applied", "applied", n.fsm.AppliedIndex(), "want", to)
-				break wait
-			}
-		}
-		timeout.Stop()
-		n.log.Info("replayed committed entries", "index", n.fsm.AppliedIndex())
-	}
+	n.replayCommitted()
 	n.obsCh = make(chan hraft.Observation, 64)
 	n.obs = hraft.NewObserver(n.obsCh, false, func(o *hraft.Observation) bool {
 		switch o.Data.(type) {
@@ -299,6 +280,33 @@ func (n *Node) start(bootstrap []hraft.Server) error {
 	go n.snapshotConfigurations(r)
 	go n.persistApplied()
 	return nil
+}
+
+// replayCommitted applies the entries this node knows to be committed
+// (up to the persisted commit index) right after NewRaft has restored the
+// newest snapshot, so that a restarted node serves its last committed
+// state at once, before it hears from a leader. Raft delivers the same
+// entries again later; the FSM skips what it has applied. See
+// [commitStore].
+func (n *Node) replayCommitted() {
+	to := n.store.CommitIndex()
+	from := n.fsm.AppliedIndex() + 1
+	if to < from {
+		return
+	}
+	replayed := 0
+	for i := from; i <= to; i++ {
+		var l hraft.Log
+		if err := n.store.GetLog(i, &l); err != nil {
+			n.log.Warn("replay of committed entries stopped early; the rest comes from the leader", "index", i, "error", err)
+			break
+		}
+		if l.Type == hraft.LogCommand {
+			n.fsm.Apply(&l)
+			replayed++
+		}
+	}
+	n.log.Info("replayed committed entries", "from", from, "to", to, "commands", replayed, "applied", n.fsm.AppliedIndex())
 }
 
 // raft returns the Raft instance, or nil before admission.

@@ -43,6 +43,9 @@ type mux struct {
 
 	raftCh  chan net.Conn
 	forward func(net.Conn)
+	// conns are the forwarding connections being served.
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -108,10 +111,11 @@ func (m *mux) dispatch(c net.Conn) {
 			_ = c.Close()
 		}
 	case connForward:
-		if m.forward == nil {
+		if m.forward == nil || !m.track(c) {
 			_ = c.Close()
 			return
 		}
+		defer m.untrack(c)
 		m.forward(c)
 	default:
 		m.log.Warn("refused node connection: unknown type", "remote", c.RemoteAddr().String(), "type", b[0])
@@ -119,9 +123,38 @@ func (m *mux) dispatch(c net.Conn) {
 	}
 }
 
+// track records a forwarding connection so that close can end it (a
+// peer keeps them open and idle between requests); it reports false once
+// the mux is closing.
+func (m *mux) track(c net.Conn) bool {
+	m.connsMu.Lock()
+	defer m.connsMu.Unlock()
+	select {
+	case <-m.closed:
+		return false
+	default:
+	}
+	if m.conns == nil {
+		m.conns = map[net.Conn]struct{}{}
+	}
+	m.conns[c] = struct{}{}
+	return true
+}
+
+func (m *mux) untrack(c net.Conn) {
+	m.connsMu.Lock()
+	defer m.connsMu.Unlock()
+	delete(m.conns, c)
+}
+
 func (m *mux) close() {
 	m.closeOnce.Do(func() {
+		m.connsMu.Lock()
 		close(m.closed)
+		for c := range m.conns {
+			_ = c.Close()
+		}
+		m.connsMu.Unlock()
 		_ = m.ln.Close()
 	})
 	m.wg.Wait()
