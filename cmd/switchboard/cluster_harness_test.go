@@ -315,6 +315,11 @@ type clusterOpts struct {
 	interval          string // check interval
 	observerTimeout   string
 	timing            string // YAML of cluster.timing
+	// manual: the nodes are configured but not started, and newCluster
+	// does not wait for answers.
+	manual bool
+	// lone: the last node knows no peers and waits for `cluster join`.
+	lone bool
 }
 
 const clusterPolicy = `
@@ -372,6 +377,9 @@ func newCluster(t *testing.T, o clusterOpts) *tcluster {
 	for _, n := range c.nodes {
 		c.writeConfig(n)
 	}
+	if o.manual {
+		return c
+	}
 	for _, n := range c.nodes {
 		c.start(n)
 	}
@@ -391,9 +399,12 @@ func (c *tcluster) writeConfig(n *tnode) {
 	observer := idx >= c.opts.voters
 	fmt.Fprintf(&b, "node:\n  id: %s\n  data_dir: %s\n  dns_listen: %s\n  api_listen: %s\n  raft_listen: %s:%s\n  raft_advertise: %s\n  source_ip: %s\n  cloud: cloud%d\n  region: region%d\n",
 		n.id, filepath.Join(n.dir, "data"), n.dns, n.api, n.ip, portB, n.raft, n.ip, idx+1, idx+1)
-	fmt.Fprintf(&b, "cluster:\n  tls: {insecure: true}\n  timing: %s\n  observer: %v\n  peers:\n", c.opts.timing, observer)
-	for _, p := range c.nodes[:c.opts.voters] {
-		fmt.Fprintf(&b, "    - {id: %s, raft: %q, api: %q}\n", p.id, p.raft, p.api)
+	fmt.Fprintf(&b, "cluster:\n  tls: {insecure: true}\n  timing: %s\n  observer: %v\n", c.opts.timing, observer)
+	if !(c.opts.lone && idx == len(c.nodes)-1) {
+		b.WriteString("  peers:\n")
+		for _, p := range c.nodes[:c.opts.voters] {
+			fmt.Fprintf(&b, "    - {id: %s, raft: %q, api: %q}\n", p.id, p.raft, p.api)
+		}
 	}
 	b.WriteString(fmt.Sprintf(clusterPolicy, c.opts.observerTimeout, c.opts.interval, c.backend[0].port(), c.backend[1].port(), c.backend[2].port()))
 	if err := os.WriteFile(n.cfgPath, []byte(b.String()), 0o600); err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/switchboard-dns/switchboard/api"
+	"github.com/switchboard-dns/switchboard/raft"
 	"net/http"
 	"os"
 	"os/exec"
@@ -364,5 +366,91 @@ func TestClusterWipedNodeRejoins(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || !strings.Contains(string(out), "no member nobody") {
 		t.Errorf("cluster remove nobody: got %v %s, want exit 1 and 'no member nobody'", err, out)
+	}
+}
+
+// TestClusterMembership: a static bootstrap starts only when every listed
+// voter answers; an observer node that knows no peers joins with
+// `switchboard cluster join` as a non-voter and leaves with `cluster
+// leave`.
+func TestClusterMembership(t *testing.T) {
+	c := newCluster(t, clusterOpts{voters: 3, observers: 1, lone: true, manual: true, interval: "500ms"})
+	n1, n2, n3, n4 := c.nodes[0], c.nodes[1], c.nodes[2], c.nodes[3]
+	c.start(n1)
+	c.start(n2)
+	// Two of three voters: no cluster yet, for as long as n3 is missing.
+	seen := map[string]int{}
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		for _, n := range []*tnode{n1, n2} {
+			st, err := c.status(n)
+			if err != nil {
+				continue // not listening yet
+			}
+			seen[n.id]++
+			if st.Role != "joining" {
+				t.Fatalf("%s is %s with voter n3 not started; want joining until every voter answers", n.id, st.Role)
+			}
+		}
+	}
+	if seen["n1"] < 5 || seen["n2"] < 5 {
+		t.Fatalf("status readings while n3 was missing: %v, want at least 5 each", seen)
+	}
+	c.start(n3)
+	c.waitAll([]*tnode{n1, n2, n3}, allUp, 20*time.Second)
+
+	c.start(n4)
+	if st, err := c.waitStatus(n4, 10*time.Second); err != nil || st.Role != "joining" {
+		t.Fatalf("lone observer before `cluster join`: %+v, %v; want joining", st, err)
+	}
+	out, err := exec.Command(binary, "cluster", "join", n1.raft, "--api", n4.api).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster join: %v\n%s", err, out)
+	}
+	c.waitAll([]*tnode{n4}, allUp, 10*time.Second)
+	c.sameSerial(c.all(), 5*time.Second)
+	out, err = exec.Command(binary, "cluster", "status", "--api", n2.api).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "n4") || !strings.Contains(string(out), "observer") {
+		t.Errorf("cluster status does not show n4 as an observer:\n%s", out)
+	}
+	st, err := c.status(n1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st.Members {
+		if m.ID == "n4" && m.Voter {
+			t.Errorf("n4 joined as a voter, want a non-voter: %+v", st.Members)
+		}
+	}
+	out, err = exec.Command(binary, "cluster", "leave", "--api", n4.api).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster leave: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := c.status(n1)
+		if err == nil && !slices.ContainsFunc(st.Members, func(m raftMember) bool { return m.ID == "n4" }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n4 is still a member 5s after `cluster leave`")
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
+	}
+}
+
+type raftMember = raft.Member
+
+// waitStatus waits until a node's API answers and returns its status.
+func (c *tcluster) waitStatus(n *tnode, limit time.Duration) (*api.NodeStatus, error) {
+	deadline := time.Now().Add(limit)
+	for {
+		st, err := c.status(n)
+		if err == nil || time.Now().After(deadline) {
+			return st, err
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
 	}
 }
