@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	hraft "github.com/hashicorp/raft"
 	"time"
 )
 
@@ -145,7 +146,10 @@ func asApplyError(err error) *ApplyError {
 		code = "conflict"
 	case errors.Is(err, ErrInvalid):
 		code = "invalid"
-	case errors.Is(err, ErrNotLeader):
+	case errors.Is(err, ErrNotLeader), errors.Is(err, hraft.ErrNotLeader), errors.Is(err, hraft.ErrLeadershipLost),
+		errors.Is(err, hraft.ErrLeadershipTransferInProgress), errors.Is(err, ErrNotStarted):
+		// The leader lost its leadership while handling a forwarded
+		// write: the follower retries with the next leader.
 		code = "not-leader"
 	case errors.Is(err, ErrNoLeader):
 		code = "no-leader"
