@@ -73,12 +73,15 @@ type Request struct {
 	Method string
 	Path   string
 	Query  string
+	Header http.Header
 	Body   string
 }
 
 type hostedZone struct {
 	id   string // without the /hostedzone/ prefix
 	name string // canonical FQDN
+	// private zones are listed but not served over DNS.
+	private bool
 	sets map[zone.Key]zone.RRset
 }
 
@@ -164,21 +167,26 @@ func (s *Server) URL() string { return s.http.URL }
 // DNSAddr is the host:port the fake answers DNS queries on.
 func (s *Server) DNSAddr() string { return s.udp.PacketConn.LocalAddr().String() }
 
-// AddZone creates a public hosted zone holding only its SOA and NS
-// records, as Route 53 creates one, and returns its id (without the
-// /hostedzone/ prefix).
+// AddZone creates a public hosted zone with a new id holding only its SOA
+// and NS records, as Route 53 creates one, and returns the id (without
+// the /hostedzone/ prefix).
 func (s *Server) AddZone(name string) string {
+	id := "Z" + randomID(20)
+	s.AddZoneID(id, name, false)
+	return id
+}
+
+// AddZoneID creates a hosted zone with the given id, public or private.
+func (s *Server) AddZoneID(id, name string, private bool) {
 	n, err := zone.CanonicalName(name)
 	if err != nil {
 		panic(err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := "Z" + randomID(20)
-	z := &hostedZone{id: id, name: n}
+	z := &hostedZone{id: id, name: n, private: private}
 	z.reset()
 	s.zones[id] = z
-	return id
 }
 
 func (z *hostedZone) reset() {
@@ -316,7 +324,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	isWrite := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/rrset")
 
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: string(body)})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body)})
 	if isWrite {
 		s.writes++
 	}
@@ -794,7 +802,7 @@ func (s *Server) listZonesByName(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		resp.HostedZones = append(resp.HostedZones, hostedZoneXML{
-			ID: "/hostedzone/" + z.id, Name: z.name, CallerReference: "fake-" + z.id, RRsetCount: len(z.sets),
+			ID: "/hostedzone/" + z.id, Name: z.name, CallerReference: "fake-" + z.id, PrivateZone: z.private, RRsetCount: len(z.sets),
 		})
 	}
 	s.mu.Unlock()
@@ -820,7 +828,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	defer s.mu.Unlock()
 	var z *hostedZone
 	for _, c := range s.zones {
-		if zone.InZone(name, c.name) && (z == nil || dns.CountLabel(c.name) > dns.CountLabel(z.name)) {
+		if !c.private && zone.InZone(name, c.name) && (z == nil || dns.CountLabel(c.name) > dns.CountLabel(z.name)) {
 			z = c
 		}
 	}
