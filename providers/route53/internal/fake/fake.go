@@ -82,7 +82,7 @@ type hostedZone struct {
 	name string // canonical FQDN
 	// private zones are listed but not served over DNS.
 	private bool
-	sets map[zone.Key]zone.RRset
+	sets    map[zone.Key]zone.RRset
 }
 
 type fault struct {
