@@ -134,17 +134,10 @@ func New(t interface {
 func Start() (*Server, error) {
 	s := &Server{zones: map[string]*hostedZone{}, changes: map[string]int{}, insyncAfter: 1}
 	s.http = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, l, err := listenDNS()
 	if err != nil {
 		s.http.Close()
-		return nil, fmt.Errorf("dns udp: %w", err)
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		pc.Close()
-		s.http.Close()
-		return nil, fmt.Errorf("dns tcp: %w", err)
+		return nil, err
 	}
 	h := dns.HandlerFunc(s.serveDNS)
 	s.udp = &dns.Server{PacketConn: pc, Handler: h}
@@ -152,6 +145,26 @@ func Start() (*Server, error) {
 	go s.udp.ActivateAndServe() //nolint:errcheck // stops with Shutdown
 	go s.tcp.ActivateAndServe() //nolint:errcheck // stops with Shutdown
 	return s, nil
+}
+
+// listenDNS opens UDP and TCP listeners on one loopback port. The kernel
+// picks a free UDP port, which may be taken for TCP: then it tries again.
+func listenDNS() (net.PacketConn, net.Listener, error) {
+	var lastErr error
+	for range 50 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, fmt.Errorf("dns udp: %w", err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		lastErr = err
+	}
+	return nil, nil, fmt.Errorf("dns tcp: %w", lastErr)
 }
 
 // Close stops the HTTP and DNS servers.
