@@ -1,6 +1,8 @@
 package route53
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"sync"
 
@@ -12,6 +14,16 @@ import (
 type accountKey struct {
 	profile  string
 	endpoint string
+	// keyID is a fingerprint of the access key id given through
+	// [providers.Env], never the id itself.
+	keyID string
+}
+
+// fingerprint returns a short SHA-256 of s, to tell keys apart without
+// holding them.
+func fingerprint(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
 }
 
 // limiters holds one token bucket per account, shared by every provider

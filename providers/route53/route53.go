@@ -42,8 +42,12 @@
 // shared by all providers of the same account in this process. The account
 // is not known without a network call, so the bucket is keyed by what
 // selects it in the configuration: the profile (empty for the default
-// credential chain) and the API endpoint. Two profiles of one account get
-// two buckets; the docs say to use one profile per account.
+// credential chain), a fingerprint of the access key given through
+// [providers.Env] if any, and the API endpoint. A package-level registry
+// rather than an explicit one passed in, because [providers.Constructor]
+// has no place for it and every caller in one process wants the same
+// sharing. Two profiles of one account get two buckets; the docs say to
+// use one profile per account.
 package route53
 
 import (
@@ -167,6 +171,7 @@ func newProvider(name string, cfg *config.Provider, env providers.Env, lims *lim
 
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(s.Region)}
 	source := "default credential chain"
+	account := accountKey{profile: s.Profile, endpoint: s.Endpoint}
 	if s.Profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(s.Profile))
 		source = "shared config profile " + strconv.Quote(s.Profile)
@@ -175,6 +180,7 @@ func newProvider(name string, cfg *config.Provider, env providers.Env, lims *lim
 			opts = append(opts, awsconfig.WithCredentialsProvider(
 				credentials.NewStaticCredentialsProvider(id, secret, env.Getenv("AWS_SESSION_TOKEN"))))
 			source = "environment given to the provider"
+			account.keyID = fingerprint(id)
 		}
 	}
 	// LoadDefaultConfig reads environment and shared files only; the
@@ -183,7 +189,7 @@ func newProvider(name string, cfg *config.Provider, env providers.Env, lims *lim
 	if err != nil {
 		return nil, providers.Invalid(fmt.Errorf("route53: load AWS configuration: %w", err))
 	}
-	lim := lims.get(accountKey{profile: s.Profile, endpoint: s.Endpoint}, s.RequestsPerS)
+	lim := lims.get(account, s.RequestsPerS)
 	awsCfg.HTTPClient = &limitedClient{next: awshttp.NewBuildableClient(), limiter: lim}
 	awsCfg.RetryMaxAttempts = 0
 	awsCfg.Retryer = func() aws.Retryer { return readRetryer() }
