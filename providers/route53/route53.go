@@ -486,6 +486,10 @@ func (p *Provider) Apply(ctx context.Context, cs *providers.ChangeSet) error {
 // buildBatch turns cs into one change batch and checks it against the
 // request limits.
 func buildBatch(origin string, cs *providers.ChangeSet) (*types.ChangeBatch, error) {
+	if cs.Generation < cs.ExpectFence {
+		// Swapping the fence would move it backwards: the plan is stale.
+		return nil, providers.Conflict(fmt.Errorf("route53: plan of generation %d is older than the fence %d it expects", cs.Generation, cs.ExpectFence))
+	}
 	if len(cs.Changes) > MaxChanges {
 		return nil, providers.Invalid(fmt.Errorf("route53: change set of %d changes exceeds %d: split it", len(cs.Changes), MaxChanges))
 	}

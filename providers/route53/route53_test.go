@@ -575,3 +575,20 @@ func TestNewSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestOlderGenerationThanFence: a change set that would move the fence
+// backwards is a conflict, refused before anything is sent.
+func TestOlderGenerationThanFence(t *testing.T) {
+	f := fake.New(t)
+	id := f.AddZone(testZone)
+	p := newFakeProvider(t, f, id, nil)
+	f.Put(id, providers.FenceRRset(testZone, 5))
+	www := rrset(t, "www.example.com.", dns.TypeA, 60, "192.0.2.1")
+	err := p.Apply(context.Background(), &providers.ChangeSet{Zone: testZone, Generation: 4, ExpectFence: 5, Changes: []providers.Change{{Key: www.Key(), New: &www}}})
+	if !errors.Is(err, providers.ErrConflict) {
+		t.Fatalf("got %v, want a conflict", err)
+	}
+	if w := f.Writes(); w != 0 {
+		t.Errorf("writes: got %d, want 0", w)
+	}
+}
