@@ -361,8 +361,16 @@ func (p *Provider) apply(ctx context.Context, cs *providers.ChangeSet) error {
 		if isNotFound(err) {
 			// A deletion of an RRset that does not exist is 404, as
 			// is a managed zone that does not exist: tell them apart.
-			if _, zerr := c.getZone(ctx); zerr == nil {
+			zerr := p.retry.do(ctx, log, "get managed zone", func(ctx context.Context) error {
+				_, err := c.getZone(ctx)
+				return err
+			})
+			switch {
+			case zerr == nil:
 				kerr = fmt.Errorf("clouddns: create change: %w", providers.Conflict(err))
+			case !isNotFound(zerr):
+				// Cannot tell now; the caller retries.
+				kerr = fmt.Errorf("clouddns: create change refused with 404, managed zone unknown: %w", classify(zerr))
 			}
 		}
 		if errors.Is(kerr, providers.ErrConflict) && ambiguous {

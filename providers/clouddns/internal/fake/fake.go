@@ -90,6 +90,10 @@ type Server struct {
 	failCode      int
 	failReason    string
 	failRetry     int
+	everyN        int
+	everyCode     int
+	everyReason   string
+	seen          int
 	loseN         int
 	loseCode      int
 	latency       time.Duration
@@ -180,7 +184,7 @@ func (s *Server) Reset() {
 	ns := zone.MustRRset(s.origin, dns.TypeNS, 21600, "ns-cloud-a1.googledomains.com.", "ns-cloud-a2.googledomains.com.")
 	s.sets[ns.Key()] = ns
 	s.putSOA()
-	s.failN, s.loseN, s.latency, s.beforeChange = 0, 0, 0, nil
+	s.failN, s.everyN, s.loseN, s.latency, s.beforeChange = 0, 0, 0, 0, nil
 }
 
 func (s *Server) putSOA() {
@@ -242,6 +246,14 @@ func (s *Server) FailNext(n, code int, reason string, retryAfter int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failN, s.failCode, s.failReason, s.failRetry = n, code, reason, retryAfter
+}
+
+// FailEvery makes every nth API request fail with HTTP status code and
+// reason, until [Server.Reset] (n 0: never).
+func (s *Server) FailEvery(n, code int, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.everyN, s.everyCode, s.everyReason, s.seen = n, code, reason, 0
 }
 
 // LoseNextChanges makes the next n Changes.Create that succeed be applied
@@ -343,9 +355,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	var fail bool
 	var code, retry int
 	var reason string
-	if s.failN > 0 {
+	s.seen++
+	switch {
+	case s.failN > 0:
 		s.failN--
 		fail, code, reason, retry = true, s.failCode, s.failReason, s.failRetry
+	case s.everyN > 0 && s.seen%s.everyN == 0:
+		fail, code, reason = true, s.everyCode, s.everyReason
 	}
 	s.mu.Unlock()
 
