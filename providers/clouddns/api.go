@@ -92,7 +92,9 @@ func readCredentialsFile(path string) (*credentialSource, error) {
 		return nil, fmt.Errorf("credentials file %s: unsupported credential type %q", path, typ)
 	}
 	c := &credentialSource{json: b, typ: credentials.CredType(typ)}
-	for _, field := range []string{"private_key", "private_key_id", "client_secret", "refresh_token"} {
+	// The client e-mail is an identity, not a secret, but it names the
+	// key's owner; it stays out of our output as well.
+	for _, field := range []string{"private_key", "private_key_id", "client_email", "client_secret", "refresh_token"} {
 		if v, ok := f[field].(string); ok && len(v) >= 8 {
 			c.secrets = append(c.secrets, v)
 			// A PEM key may surface one line at a time.

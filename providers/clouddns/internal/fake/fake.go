@@ -168,6 +168,10 @@ func (s *Server) URL() string { return s.http.URL + "/" }
 // [Server.RequireToken] to any JWT-bearer grant.
 func (s *Server) TokenURL() string { return s.http.URL + "/token" }
 
+// RefusingTokenURL is an OAuth2 token endpoint that refuses every grant
+// as Google does a revoked key (400 invalid_grant).
+func (s *Server) RefusingTokenURL() string { return s.http.URL + "/token-refused" }
+
 // DNSAddr is the host:port the zone is served on (UDP and TCP).
 func (s *Server) DNSAddr() string { return s.udp.PacketConn.LocalAddr().String() }
 
@@ -339,8 +343,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/token" {
+	switch r.URL.Path {
+	case "/token":
 		s.serveToken(w, r)
+		return
+	case "/token-refused":
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
