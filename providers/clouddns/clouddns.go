@@ -64,6 +64,9 @@ const (
 	MaxAdditionsPerChange = 1000
 	// MaxDeletionsPerChange is the most RRsets one Change may delete.
 	MaxDeletionsPerChange = 1000
+	// MaxRrdataBytesPerChange is the most rrdata bytes (additions and
+	// deletions together) one Change may carry (totalRrdataSizePerChange).
+	MaxRrdataBytesPerChange = 100000
 )
 
 // maxChanges is what [Provider.Capabilities] advertises: every RRset
@@ -508,7 +511,24 @@ func buildChange(zn string, cs *providers.ChangeSet) (*apiChange, error) {
 		ch.Deletions = append(ch.Deletions, toAPI(providers.FenceRRset(zn, cs.ExpectFence)))
 	}
 	ch.Additions = append(ch.Additions, toAPI(providers.FenceRRset(zn, cs.Generation)))
+	if n := rrdataBytes(ch); n > MaxRrdataBytesPerChange {
+		return nil, providers.Invalid(fmt.Errorf("clouddns: change set carries %d bytes of rrdata, Cloud DNS takes %d per change; split it", n, MaxRrdataBytesPerChange))
+	}
 	return ch, nil
+}
+
+// rrdataBytes counts the rrdata bytes of a Change as Cloud DNS's
+// totalRrdataSizePerChange does: the length of every rrdata string.
+func rrdataBytes(ch *apiChange) int {
+	n := 0
+	for _, l := range [][]apiRRset{ch.Additions, ch.Deletions} {
+		for _, r := range l {
+			for _, d := range r.Rrdatas {
+				n += len(d)
+			}
+		}
+	}
+	return n
 }
 
 func canonicalKey(k zone.Key) zone.Key {

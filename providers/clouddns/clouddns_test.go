@@ -510,6 +510,20 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("Apply of %d changes: %v", max, err)
 	}
 
+	// Over the rrdata size limit: refused before sending.
+	big := &providers.ChangeSet{Zone: testOrigin, Generation: 3, ExpectFence: 2}
+	for i := range 300 {
+		name := fmt.Sprintf("t%d.example.com.", i)
+		big.Changes = append(big.Changes, providers.Change{Key: zone.Key{Name: name, Type: dns.TypeTXT}, New: rr(name, dns.TypeTXT, 30, `"`+strings.Repeat("x", 200)+`" "`+strings.Repeat("y", 200)+`"`)})
+	}
+	w0 := srv.Writes()
+	if err := p.Apply(ctx, big); !errors.Is(err, providers.ErrInvalid) {
+		t.Fatalf("got %v, want invalid (rrdata size)", err)
+	}
+	if got := srv.Writes(); got != w0 {
+		t.Errorf("got %d writes, want 0", got-w0)
+	}
+
 	// The fake enforces the quotas as Cloud DNS does: with a limit of 10
 	// additions, 10 changes plus the fence are refused whole.
 	srv.SetLimits(10, 10)

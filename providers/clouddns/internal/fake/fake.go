@@ -50,6 +50,8 @@ import (
 const (
 	DefaultAdditionsPerChange = 1000
 	DefaultDeletionsPerChange = 1000
+	// RrdataBytesPerChange is the totalRrdataSizePerChange limit.
+	RrdataBytesPerChange = 100000
 	// DefaultPageSize is the page size when the client asks for none or
 	// more than the fake serves in one page. It is small so that tests
 	// exercise paging.
@@ -572,6 +574,18 @@ func (s *Server) serveCreate(w http.ResponseWriter, body []byte) {
 	}
 	if len(dels) > s.maxDeletions {
 		gError(w, http.StatusBadRequest, "quotaExceeded", fmt.Sprintf("Quota exceeded for quota metric 'rrsetDeletionsPerChange': %d > %d", len(dels), s.maxDeletions), 0)
+		return
+	}
+	size := 0
+	for _, l := range [][]apiRRset{req.Additions, req.Deletions} {
+		for _, a := range l {
+			for _, d := range a.Rrdatas {
+				size += len(d)
+			}
+		}
+	}
+	if size > RrdataBytesPerChange {
+		gError(w, http.StatusBadRequest, "quotaExceeded", fmt.Sprintf("Quota exceeded for quota metric 'totalRrdataSizePerChange': %d > %d", size, RrdataBytesPerChange), 0)
 		return
 	}
 	next := make(map[zone.Key]zone.RRset, len(s.sets))
