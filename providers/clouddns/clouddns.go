@@ -99,6 +99,13 @@ type Provider struct {
 	mu      sync.Mutex
 	client  api    // set once connect succeeds
 	dnsName string // the managed zone's DNS name, once known
+	// seen holds each managed RRset as Cloud DNS returned it in the last
+	// read, text untouched: a deletion must match the live RRset
+	// exactly, so when the canonical form of what was seen equals the
+	// change's Old, the deletion is sent in Cloud DNS's own spelling
+	// (an RRset written by another tool as "2001:DB8::1" is deleted as
+	// such, whatever Cloud DNS compares).
+	seen map[zone.Key]seenRRset
 
 	retry retryPolicy
 }
@@ -293,8 +300,10 @@ func (p *Provider) read(ctx context.Context, c api, zn string, keys []zone.Key) 
 			case k == fenceKey:
 				f := s
 				fence = &f
+				p.remember(s, a)
 			case want[k]:
 				out.RRsets[k] = s
+				p.remember(s, a)
 			}
 		}
 		if next == "" {
@@ -340,7 +349,7 @@ func (p *Provider) apply(ctx context.Context, cs *providers.ChangeSet) error {
 	if err != nil {
 		return err
 	}
-	change, err := buildChange(zn, cs)
+	change, err := buildChange(zn, cs, p.spelling)
 	if err != nil {
 		return err
 	}
@@ -479,7 +488,7 @@ func (p *Provider) scrub(err error) error {
 // buildChange turns a change set into the Change Cloud DNS applies
 // atomically. Deletions and additions keep the change set's order; the
 // fence swap comes last.
-func buildChange(zn string, cs *providers.ChangeSet) (*apiChange, error) {
+func buildChange(zn string, cs *providers.ChangeSet, spell func(zone.RRset) apiRRset) (*apiChange, error) {
 	fenceKey := providers.FenceKey(zn)
 	seen := make(map[zone.Key]bool, len(cs.Changes))
 	ch := &apiChange{}
@@ -501,14 +510,14 @@ func buildChange(zn string, cs *providers.ChangeSet) (*apiChange, error) {
 		}
 		seen[k] = true
 		if c.Old != nil {
-			ch.Deletions = append(ch.Deletions, toAPI(*c.Old))
+			ch.Deletions = append(ch.Deletions, spell(*c.Old))
 		}
 		if c.New != nil {
 			ch.Additions = append(ch.Additions, toAPI(*c.New))
 		}
 	}
 	if cs.ExpectFence > 0 {
-		ch.Deletions = append(ch.Deletions, toAPI(providers.FenceRRset(zn, cs.ExpectFence)))
+		ch.Deletions = append(ch.Deletions, spell(providers.FenceRRset(zn, cs.ExpectFence)))
 	}
 	ch.Additions = append(ch.Additions, toAPI(providers.FenceRRset(zn, cs.Generation)))
 	if n := rrdataBytes(ch); n > MaxRrdataBytesPerChange {
@@ -529,6 +538,36 @@ func rrdataBytes(ch *apiChange) int {
 		}
 	}
 	return n
+}
+
+// seenRRset is an RRset read from Cloud DNS: canonical and as sent.
+type seenRRset struct {
+	canon zone.RRset
+	raw   apiRRset
+}
+
+// maxSeen bounds the spelling cache; past it, it starts afresh.
+const maxSeen = 20000
+
+// remember notes how Cloud DNS spells s.
+func (p *Provider) remember(s zone.RRset, raw apiRRset) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen == nil || len(p.seen) >= maxSeen {
+		p.seen = map[zone.Key]seenRRset{}
+	}
+	p.seen[s.Key()] = seenRRset{canon: s, raw: raw}
+}
+
+// spelling returns s as Cloud DNS last returned it when that is the same
+// RRset, else in canonical form.
+func (p *Provider) spelling(s zone.RRset) apiRRset {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v, ok := p.seen[canonicalKey(s.Key())]; ok && v.canon.Equal(s) {
+		return v.raw
+	}
+	return toAPI(s)
 }
 
 func canonicalKey(k zone.Key) zone.Key {

@@ -670,3 +670,43 @@ func TestNew(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletionSpelling: an RRset another tool wrote in a non-canonical
+// spelling is deleted in Cloud DNS's own spelling, learnt from the last
+// read, so a textual exact-match rule cannot refuse it forever.
+func TestDeletionSpelling(t *testing.T) {
+	v6 := "v6.example.com."
+	old := rr(v6, dns.TypeAAAA, 300, "2001:db8::1", "2001:db8::2")
+	nw := rr(v6, dns.TypeAAAA, 300, "2001:db8::3")
+	tests := []struct {
+		name     string
+		readLast bool
+		want     error
+	}{
+		{"spelling learnt by a read", true, nil},
+		{"canonical spelling only", false, providers.ErrConflict},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, p := startFake(t)
+			srv.SetTextualDeletes(true)
+			if err := srv.PutRaw(v6, dns.TypeAAAA, 300, "2001:0DB8:0:0::2", "2001:DB8::1"); err != nil {
+				t.Fatal(err)
+			}
+			ctx := ctxT(t)
+			if tc.readLast {
+				got, err := p.Read(ctx, testOrigin, []zone.Key{old.Key()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s, _ := got.Lookup(old.Key()); !s.Equal(*old) {
+					t.Fatalf("got %v, want %v", s, *old)
+				}
+			}
+			err := p.Apply(ctx, &providers.ChangeSet{Zone: testOrigin, Generation: 1, Changes: []providers.Change{{Key: old.Key(), Old: old, New: nw}}})
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

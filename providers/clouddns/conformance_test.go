@@ -49,8 +49,9 @@ func TestConformance(t *testing.T) {
 }
 
 // TestConformanceUnderFaults runs the suite again with every 7th request
-// throttled, Changes.Get pending twice, and latency on every request: the
-// retries make the faults invisible to the caller.
+// throttled, Changes.Get pending twice, latency on every request and
+// deletions compared textually: the retries make the faults invisible to
+// the caller.
 func TestConformanceUnderFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
@@ -60,6 +61,7 @@ func TestConformanceUnderFaults(t *testing.T) {
 		s.FailEvery(7, 429, "rateLimitExceeded")
 		s.SetPendingPolls(2)
 		s.SetLatency(200 * time.Microsecond)
+		s.SetTextualDeletes(true)
 	}}, providertest.Options{Large: 1200})
 }
 

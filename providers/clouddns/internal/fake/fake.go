@@ -81,6 +81,8 @@ type Server struct {
 
 	mu         sync.Mutex
 	sets       map[zone.Key]zone.RRset
+	text       map[zone.Key][]string // rrdatas as written, served by List
+	textual    bool
 	serial     uint32
 	changes    map[string]*change
 	nextChange int
@@ -187,6 +189,8 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	s.serial = 1
 	s.sets = map[zone.Key]zone.RRset{}
+	s.text = map[zone.Key][]string{}
+	s.textual = false
 	ns := zone.MustRRset(s.origin, dns.TypeNS, 21600, "ns-cloud-a1.googledomains.com.", "ns-cloud-a2.googledomains.com.")
 	s.sets[ns.Key()] = ns
 	s.putSOA()
@@ -197,6 +201,7 @@ func (s *Server) putSOA() {
 	soa := zone.MustRRset(s.origin, dns.TypeSOA, 21600,
 		fmt.Sprintf("ns-cloud-a1.googledomains.com. cloud-dns-hostmaster.google.com. %d 21600 3600 259200 300", s.serial))
 	s.sets[soa.Key()] = soa
+	s.text[soa.Key()] = soa.Data
 }
 
 // Put sets RRsets directly, as another writer would; a set with no data
@@ -207,10 +212,36 @@ func (s *Server) Put(sets ...zone.RRset) {
 	for _, set := range sets {
 		if set.Empty() {
 			delete(s.sets, set.Key())
+			delete(s.text, set.Key())
 		} else {
 			s.sets[set.Key()] = set.Clone()
+			s.text[set.Key()] = slices.Clone(set.Data)
 		}
 	}
+}
+
+// PutRaw sets one RRset directly with its rrdatas spelled as given (e.g.
+// "2001:DB8:0::1"), as another tool might have written them; List
+// returns that spelling.
+func (s *Server) PutRaw(name string, typ uint16, ttl uint32, rrdatas ...string) error {
+	set, err := zone.NewRRset(name, typ, ttl, rrdatas...)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sets[set.Key()] = set
+	s.text[set.Key()] = slices.Clone(rrdatas)
+	return nil
+}
+
+// SetTextualDeletes makes a deletion match only when its rrdatas are
+// spelled as the live RRset's (in any order), on top of being the same
+// records: the strictest reading of Cloud DNS's exact-match rule.
+func (s *Server) SetTextualDeletes(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.textual = on
 }
 
 // Dump returns every RRset of the zone, canonical and sorted.
@@ -433,6 +464,10 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.mu.Lock()
 	all := s.dumpLocked()
+	text := make(map[zone.Key][]string, len(s.text))
+	for k, v := range s.text {
+		text[k] = v
+	}
 	size := s.pageSize
 	s.mu.Unlock()
 	if n, err := strconv.Atoi(q.Get("maxResults")); err == nil && n > 0 && n < size {
@@ -463,7 +498,11 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	resp := map[string]any{"kind": "dns#resourceRecordSetsListResponse"}
 	out := make([]apiRRset, 0, end-start)
 	for _, set := range sel[start:end] {
-		out = append(out, toAPI(set))
+		a := toAPI(set)
+		if t, ok := text[set.Key()]; ok {
+			a.Rrdatas = slices.Clone(t)
+		}
+		out = append(out, a)
 	}
 	resp["rrsets"] = out
 	if end < len(sel) {
@@ -592,17 +631,22 @@ func (s *Server) serveCreate(w http.ResponseWriter, body []byte) {
 	for k, v := range s.sets {
 		next[k] = v
 	}
+	nextText := make(map[zone.Key][]string, len(s.text))
+	for k, v := range s.text {
+		nextText[k] = v
+	}
 	for i, d := range dels {
 		cur, ok := next[d.Key()]
 		if !ok {
 			gError(w, http.StatusNotFound, "notFound", fmt.Sprintf("The 'entity.change.deletions[%d]' resource named '%s (%s)' does not exist.", i, d.Name, zone.TypeString(d.Type)), 0)
 			return
 		}
-		if !cur.Equal(d) {
+		if !cur.Equal(d) || s.textual && !sameText(nextText[d.Key()], req.Deletions[i].Rrdatas) {
 			gError(w, http.StatusPreconditionFailed, "conditionNotMet", fmt.Sprintf("Precondition not met for 'entity.change.deletions[%d]'", i), 0)
 			return
 		}
 		delete(next, d.Key())
+		delete(nextText, d.Key())
 	}
 	for i, a := range adds {
 		if _, ok := next[a.Key()]; ok {
@@ -614,8 +658,10 @@ func (s *Server) serveCreate(w http.ResponseWriter, body []byte) {
 			return
 		}
 		next[a.Key()] = a
+		nextText[a.Key()] = slices.Clone(req.Additions[i].Rrdatas)
 	}
 	s.sets = next
+	s.text = nextText
 	s.serial++
 	s.putSOA()
 	s.nextChange++
@@ -634,6 +680,15 @@ func (s *Server) serveCreate(w http.ResponseWriter, body []byte) {
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
+}
+
+// sameText reports whether two rrdata lists hold the same strings in any
+// order.
+func sameText(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // cnameClash reports a CNAME sharing its name with other data, which
