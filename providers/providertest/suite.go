@@ -228,12 +228,16 @@ func (s *suite) createUpdateDelete(t *testing.T, ctx context.Context, p provider
 	mx1 := s.set(t, "", dns.TypeMX, 300, "10 mail.example.net.")
 	managed := keysOf(www1, api1, mx1)
 
+	w0 := s.b.Writes()
 	if n := s.reconcile(t, ctx, p, 1, []zone.RRset{www1, api1, mx1}, managed); n != 3 {
 		t.Errorf("create: got %d changes, want 3", n)
 	}
+	if w, max := s.b.Writes()-w0, p.Capabilities().MaxChanges; p.Capabilities().Atomic && (max == 0 || max >= 3) && w != 1 {
+		t.Errorf("writes for one atomic change set of 3 RRsets and the fence: got %d, want 1", w)
+	}
 	s.wantRead(t, ctx, p, managed, www1, api1, mx1)
 	d := s.dumpMap(t, ctx)
-	wantSets(t, d, []zone.RRset{www1, api1, mx1})
+	wantSets(t, d, []zone.RRset{www1, api1, mx1, providers.FenceRRset(s.b.Zone(), 1)})
 	if got := s.fenceOf(t, d); got != 1 {
 		t.Errorf("fence after create: got %d, want 1", got)
 	}

@@ -17,6 +17,7 @@ func TestConformance(t *testing.T) {
 	}{
 		{"bind", startBIND, "axfr"},
 		{"knot", startKnot, "axfr"},
+		{"bind-query", startBIND, "query"},
 		{"knot-query", startKnot, "query"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

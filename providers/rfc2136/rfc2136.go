@@ -153,7 +153,8 @@ func (p *Provider) Read(ctx context.Context, zoneName string, keys []zone.Key) (
 	for _, k := range keys {
 		want[k] = true
 	}
-	want[fk] = true
+	fenceAsked := want[fk]
+	want[fk] = true // always read, for Content.Fence
 	var sets []zone.RRset
 	if p.transfer == "query" {
 		sets, err = p.queryKeys(ctx, tsig, origin, want)
@@ -171,21 +172,13 @@ func (p *Provider) Read(ctx context.Context, zoneName string, keys []zone.Key) (
 				return nil, fmt.Errorf("rfc2136: read %s: %w", origin, err)
 			}
 			c.Fence = gen
+			if !fenceAsked {
+				continue
+			}
 		}
-		if want[s.Key()] && (s.Key() != fk || wantsFenceKey(keys, fk)) {
-			c.RRsets[s.Key()] = s
-		}
+		c.RRsets[s.Key()] = s
 	}
 	return c, nil
-}
-
-func wantsFenceKey(keys []zone.Key, fk zone.Key) bool {
-	for _, k := range keys {
-		if k == fk {
-			return true
-		}
-	}
-	return false
 }
 
 // Apply sends cs as one UPDATE whose prerequisites are cs's expectations

@@ -107,8 +107,13 @@ const zoneFile = `$ORIGIN example.test.
 @ 3600 IN NS ns2.example.net.
 `
 
-// startBIND runs named in the foreground on a free loopback port.
-func startBIND(t testing.TB) *server {
+// startBIND runs named in the foreground on a free loopback port; every
+// key may update and transfer the zone.
+func startBIND(t testing.TB) *server { return startBINDWith(t, "") }
+
+// startBINDWith is startBIND with update clause instead of allow-update
+// (e.g. an update-policy), when it is not empty.
+func startBINDWith(t testing.TB, update string) *server {
 	t.Helper()
 	bin := serverBinary(t, "named")
 	s := &server{kind: "bind", keys: testKeys(t), dir: t.TempDir()}
@@ -133,8 +138,11 @@ controls { };
 		names = append(names, fmt.Sprintf("key %q;", k.name))
 	}
 	allow := strings.Join(names, " ")
-	fmt.Fprintf(&conf, "zone %q { type primary; file %q; allow-update { %s }; allow-transfer { %s }; };\n",
-		testZone, "example.test.zone", allow, allow)
+	if update == "" {
+		update = fmt.Sprintf("allow-update { %s };", allow)
+	}
+	fmt.Fprintf(&conf, "zone %q { type primary; file %q; %s allow-transfer { %s }; };\n",
+		testZone, "example.test.zone", update, allow)
 	s.write(t, "example.test.zone", zoneFile)
 	s.write(t, "named.conf", conf.String())
 	s.start(t, bin, "-g", "-4", "-n", "1", "-c", filepath.Join(s.dir, "named.conf"))
@@ -144,8 +152,13 @@ controls { };
 }
 
 // startKnot runs knotd on a free loopback port with its rundir and
-// storage in a temporary directory.
-func startKnot(t testing.TB) *server {
+// storage in a temporary directory; every key may update and transfer the
+// zone.
+func startKnot(t testing.TB) *server { return startKnotWith(t, "") }
+
+// startKnotWith is startKnot with more lines (indented 4 spaces) in the
+// ACL, e.g. update-owner limits.
+func startKnotWith(t testing.TB, aclExtra string) *server {
 	t.Helper()
 	bin := serverBinary(t, "knotd")
 	s := &server{kind: "knot", keys: testKeys(t), dir: t.TempDir()}
@@ -160,7 +173,7 @@ func startKnot(t testing.TB) *server {
 		fmt.Fprintf(&conf, "  - id: %s\n    algorithm: %s\n    secret: %s\n", k.name, k.alg, k.secret)
 		ids = append(ids, k.name)
 	}
-	fmt.Fprintf(&conf, "acl:\n  - id: switchboard\n    key: [%s]\n    action: [update, transfer]\n", strings.Join(ids, ", "))
+	fmt.Fprintf(&conf, "acl:\n  - id: switchboard\n    key: [%s]\n    action: [update, transfer]\n%s", strings.Join(ids, ", "), aclExtra)
 	fmt.Fprintf(&conf, "template:\n  - id: default\n    storage: %q\n    semantic-checks: off\n    zonefile-sync: -1\n    journal-content: changes\n", s.dir)
 	fmt.Fprintf(&conf, "zone:\n  - domain: %s\n    file: %q\n    acl: switchboard\n", testZone, "example.test.zone")
 	s.write(t, "example.test.zone", zoneFile)

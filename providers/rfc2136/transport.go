@@ -81,7 +81,12 @@ func (p *Provider) exchangeOn(ctx context.Context, network string, k *tsigKey, m
 		return nil, transportError(dns.OpcodeToString[m.Opcode]+" over "+network, err)
 	}
 	if k != nil && r.IsTsig() == nil {
-		return nil, providers.Invalid(fmt.Errorf("rfc2136: %s over %s: the answer is not signed (rcode %s)", dns.OpcodeToString[m.Opcode], network, dns.RcodeToString[r.Rcode]))
+		// An unsigned answer to a signed request proves nothing: a
+		// refusal keeps its meaning, a success does not count.
+		if r.Rcode != dns.RcodeSuccess {
+			return nil, rcodeError(dns.OpcodeToString[m.Opcode]+" over "+network+" (unsigned answer)", r.Rcode)
+		}
+		return nil, providers.Invalid(fmt.Errorf("rfc2136: %s over %s: the answer is not signed", dns.OpcodeToString[m.Opcode], network))
 	}
 	return r, nil
 }
@@ -231,4 +236,3 @@ func (p *Provider) queryKeys(ctx context.Context, k *tsigKey, origin string, wan
 	}
 	return zone.FromRRs(rrs), nil
 }
-
