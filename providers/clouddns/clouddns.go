@@ -77,8 +77,8 @@ const maxChanges = min(MaxAdditionsPerChange, MaxDeletionsPerChange) - 1
 // Environment variables read by [New] (through [providers.Env.Getenv]).
 const (
 	// EnvCredentials is the standard variable naming a credentials file
-	// for application default credentials. It is honoured by the
-	// credential chain; [New] reads it only to redact the file's secrets.
+	// for application default credentials; without credentials_file,
+	// [New] reads the file it names.
 	EnvCredentials = "GOOGLE_APPLICATION_CREDENTIALS"
 )
 
@@ -146,16 +146,19 @@ func newProvider(name string, cfg *config.Provider, env providers.Env) (*Provide
 			return nil, providers.Invalid(fmt.Errorf("clouddns: %w", err))
 		}
 		creds = c
-	case s.Endpoint == "":
-		// Application default credentials. If they come from a file,
-		// learn its secrets now so that they can be redacted; the file
-		// is read again by the credential chain when it connects.
-		creds = &credentialSource{}
-		if f := getenv(EnvCredentials); f != "" {
-			if c, err := readCredentialsFile(f); err == nil {
-				creds.secrets = c.secrets
-			}
+	case s.Endpoint == "" && getenv(EnvCredentials) != "":
+		// The first step of application default credentials, taken
+		// here so that the file is read through env (and its secrets
+		// learnt for redaction) and a bad file fails at start.
+		c, err := readCredentialsFile(getenv(EnvCredentials))
+		if err != nil {
+			return nil, providers.Invalid(fmt.Errorf("clouddns: %s: %w", EnvCredentials, err))
 		}
+		creds = c
+	case s.Endpoint == "":
+		// The rest of application default credentials (gcloud's file,
+		// the metadata server), resolved when the provider connects.
+		creds = &credentialSource{}
 	}
 	p := &Provider{
 		name:        name,

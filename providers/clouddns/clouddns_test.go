@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -649,23 +651,40 @@ func TestInvalid(t *testing.T) {
 
 // TestNew: construction does no I/O and refuses bad settings.
 func TestNew(t *testing.T) {
+	dir := t.TempDir()
+	notJSON := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(notJSON, []byte("private_key: SECRETSECRETSECRET"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wrongType := filepath.Join(dir, "wrong.json")
+	if err := os.WriteFile(wrongType, []byte(`{"type":"api_key","key":"SECRETSECRETSECRET"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		s    *config.CloudDNSSettings
+		env  map[string]string
 		want error
 	}{
-		{"no settings", nil, providers.ErrInvalid},
-		{"no project", &config.CloudDNSSettings{ManagedZone: "z"}, providers.ErrInvalid},
-		{"missing credentials file", &config.CloudDNSSettings{Project: "p", ManagedZone: "z", CredentialsFile: "/nonexistent/sa.json"}, providers.ErrInvalid},
-		{"application default credentials, nothing read yet", &config.CloudDNSSettings{Project: "p", ManagedZone: "z"}, nil},
+		{"no settings", nil, nil, providers.ErrInvalid},
+		{"no project", &config.CloudDNSSettings{ManagedZone: "z"}, nil, providers.ErrInvalid},
+		{"missing credentials file", &config.CloudDNSSettings{Project: "p", ManagedZone: "z", CredentialsFile: "/nonexistent/sa.json"}, nil, providers.ErrInvalid},
+		{"credentials file not JSON", &config.CloudDNSSettings{Project: "p", ManagedZone: "z", CredentialsFile: notJSON}, nil, providers.ErrInvalid},
+		{"credentials file of unsupported type", &config.CloudDNSSettings{Project: "p", ManagedZone: "z", CredentialsFile: wrongType}, nil, providers.ErrInvalid},
+		{"GOOGLE_APPLICATION_CREDENTIALS missing", &config.CloudDNSSettings{Project: "p", ManagedZone: "z"}, map[string]string{EnvCredentials: "/nonexistent/adc.json"}, providers.ErrInvalid},
+		{"GOOGLE_APPLICATION_CREDENTIALS not JSON", &config.CloudDNSSettings{Project: "p", ManagedZone: "z"}, map[string]string{EnvCredentials: notJSON}, providers.ErrInvalid},
+		{"application default credentials, nothing read yet", &config.CloudDNSSettings{Project: "p", ManagedZone: "z"}, nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := providers.NewRegistry()
 			reg.Register(Type, New)
-			_, err := reg.New("gcp", &config.Provider{Type: Type, CloudDNS: tc.s}, providers.Env{Getenv: func(string) string { return "" }})
+			_, err := reg.New("gcp", &config.Provider{Type: Type, CloudDNS: tc.s}, providers.Env{Getenv: func(k string) string { return tc.env[k] }})
 			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("got %q, want no file content in the error", err)
 			}
 		})
 	}
