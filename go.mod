@@ -11,6 +11,7 @@ require (
 	github.com/miekg/dns v1.1.72
 	github.com/prometheus/client_golang v1.24.1
 	github.com/spf13/cobra v1.10.1
+	golang.org/x/time v0.16.0
 	google.golang.org/api v0.312.0
 )
 

@@ -250,6 +250,10 @@ func classify(err error) error {
 // outcomeUnknown reports whether a failed Changes.Create may have been
 // applied all the same: the server failed (5xx) or no answer came back.
 func outcomeUnknown(err error) bool {
+	var perr *providers.Error
+	if errors.As(err, &perr) {
+		return false // refused before sending (our own rate limit)
+	}
 	var gerr *googleapi.Error
 	if errors.As(err, &gerr) {
 		return gerr.Code >= 500

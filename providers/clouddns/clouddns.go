@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/time/rate"
 
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
@@ -73,6 +74,11 @@ const (
 // change costs at most one addition and one deletion, and the fence swap
 // costs one of each on top.
 const maxChanges = min(MaxAdditionsPerChange, MaxDeletionsPerChange) - 1
+
+// DefaultRateLimit is the sustained Changes.Create requests per second
+// when the provider's rate_limit is 0: well under Cloud DNS's default
+// per-project write quota, leaving room for other tools in the project.
+const DefaultRateLimit = 5
 
 // Environment variables read by [New] (through [providers.Env.Getenv]).
 const (
@@ -108,6 +114,8 @@ type Provider struct {
 	seen map[zone.Key]seenRRset
 
 	retry retryPolicy
+	// writes paces Changes.Create (retries included) at rate_limit.
+	writes *rate.Limiter
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -166,6 +174,7 @@ func newProvider(name string, cfg *config.Provider, env providers.Env) (*Provide
 		managedZone: s.ManagedZone,
 		log:         log,
 		retry:       defaultRetry,
+		writes:      newLimiter(cfg.Common.RateLimit),
 	}
 	if creds != nil {
 		p.secrets = creds.secrets
@@ -184,6 +193,15 @@ func (p *Provider) String() string {
 
 // GoString is [Provider.String], so that %#v prints no credential.
 func (p *Provider) GoString() string { return p.String() }
+
+// newLimiter paces writes at perSecond (0: [DefaultRateLimit]) with a
+// burst of one second's worth.
+func newLimiter(perSecond float64) *rate.Limiter {
+	if perSecond <= 0 {
+		perSecond = DefaultRateLimit
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond)))
+}
 
 // secretList holds credential material; it prints as a mask.
 type secretList []string
@@ -364,6 +382,10 @@ func (p *Provider) apply(ctx context.Context, cs *providers.ChangeSet) error {
 	ambiguous := false
 	var id string
 	err = p.retry.do(ctx, log, "create change", func(ctx context.Context) error {
+		if err := p.writes.Wait(ctx); err != nil {
+			// Our own pace would outlast the deadline: nothing sent.
+			return providers.Throttled(fmt.Errorf("rate limit %.3g/s: %w", float64(p.writes.Limit()), err), 0)
+		}
 		var err error
 		id, err = c.createChange(ctx, change)
 		if err != nil && !ambiguous && outcomeUnknown(err) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/time/rate"
 
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
@@ -53,6 +54,7 @@ func newTestProvider(t testing.TB, srv *fake.Server, credFile string) *Provider 
 		t.Fatal(err)
 	}
 	p.retry = fastRetry
+	p.writes = rate.NewLimiter(rate.Inf, 1) // TestRateLimit checks pacing
 	return p
 }
 
@@ -727,5 +729,61 @@ func TestDeletionSpelling(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRateLimit: Changes.Create is paced at the provider's rate_limit; a
+// write whose turn would come after the deadline is refused as throttled
+// without being sent.
+func TestRateLimit(t *testing.T) {
+	srv, err := fake.Start(testProject, testZone, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	cfg := &config.Provider{Type: Type, CloudDNS: &config.CloudDNSSettings{Project: testProject, ManagedZone: testZone, Endpoint: srv.URL()}, Common: config.ProviderCommon{RateLimit: 20}}
+	p, err := newProvider("gcp", cfg, providers.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.retry = fastRetry
+	ctx := ctxT(t)
+	www := "www.example.com."
+	a := rr(www, dns.TypeA, 30, "192.0.2.1")
+	b := rr(www, dns.TypeA, 30, "192.0.2.2")
+	const n = 30
+	start := time.Now()
+	for i := range n {
+		old, nw := a, b
+		if i%2 == 1 {
+			old, nw = b, a
+		}
+		if i == 0 {
+			old = nil
+		}
+		if err := p.Apply(ctx, &providers.ChangeSet{Zone: testOrigin, Generation: uint64(i + 1), ExpectFence: uint64(i), Changes: []providers.Change{{Key: a.Key(), Old: old, New: nw}}}); err != nil {
+			t.Fatalf("apply %d: %v", i+1, err)
+		}
+	}
+	// A burst of 20, then one every 50ms.
+	if got, want := time.Since(start), time.Duration(n-20)*50*time.Millisecond*9/10; got < want {
+		t.Errorf("got %d writes in %v, want at least %v at 20/s", n, got, want)
+	}
+	w0 := srv.Writes()
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	for i := 0; ; i++ { // empty the bucket until a write is refused
+		err := p.Apply(short, &providers.ChangeSet{Zone: testOrigin, Generation: uint64(n + i + 1), ExpectFence: uint64(n + i), Changes: []providers.Change{{Key: a.Key(), Old: b, New: a}}})
+		if err == nil {
+			a, b = b, a
+			continue
+		}
+		if !errors.Is(err, providers.ErrThrottled) {
+			t.Fatalf("got %v, want throttled", err)
+		}
+		if got := srv.Writes() - w0; got != i {
+			t.Errorf("got %d writes, want %d (the refused one is not sent)", got, i)
+		}
+		break
 	}
 }
