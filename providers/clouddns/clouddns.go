@@ -455,7 +455,7 @@ func (p *Provider) waitDone(ctx context.Context, c api, log *slog.Logger, id str
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("clouddns: change %s accepted, waiting for it: %w", id, p.kind("get change", err))
+			return fmt.Errorf("clouddns: change %s accepted, waiting for it: %w", id, classify(err))
 		}
 		if status == "done" {
 			return nil
@@ -474,14 +474,6 @@ func (p *Provider) fail(op string, err error) error {
 		return fmt.Errorf("clouddns: %s: %w", op, err)
 	}
 	return fmt.Errorf("clouddns: %s: %w", op, classify(err))
-}
-
-func (p *Provider) kind(op string, err error) error {
-	var perr *providers.Error
-	if errors.As(err, &perr) {
-		return err
-	}
-	return classify(err)
 }
 
 // scrub replaces an error whose text contains a credential secret by a
