@@ -622,9 +622,10 @@ type retryPolicy struct {
 	base     time.Duration // first backoff
 	max      time.Duration // largest backoff
 	pollBase time.Duration // first wait between Changes.Get polls
+	perTry   time.Duration // bound of one request, so a hung one is retried
 }
 
-var defaultRetry = retryPolicy{attempts: 6, base: 200 * time.Millisecond, max: 10 * time.Second, pollBase: 250 * time.Millisecond}
+var defaultRetry = retryPolicy{attempts: 6, base: 200 * time.Millisecond, max: 10 * time.Second, pollBase: 250 * time.Millisecond, perTry: 30 * time.Second}
 
 // do runs f until it succeeds, fails in a way a retry will not fix, runs
 // out of attempts, or the next wait would outlast ctx. It returns f's last
@@ -632,7 +633,9 @@ var defaultRetry = retryPolicy{attempts: 6, base: 200 * time.Millisecond, max: 1
 func (r retryPolicy) do(ctx context.Context, log *slog.Logger, op string, f func(context.Context) error) error {
 	backoff := r.base
 	for attempt := 1; ; attempt++ {
-		err := f(ctx)
+		tctx, cancel := context.WithTimeout(ctx, r.perTry)
+		err := f(tctx)
+		cancel()
 		if err == nil {
 			return nil
 		}

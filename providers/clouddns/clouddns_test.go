@@ -30,7 +30,7 @@ const (
 )
 
 // fastRetry keeps the retry logic but shrinks the waits for tests.
-var fastRetry = retryPolicy{attempts: 6, base: 2 * time.Millisecond, max: 20 * time.Millisecond, pollBase: time.Millisecond}
+var fastRetry = retryPolicy{attempts: 6, base: 2 * time.Millisecond, max: 20 * time.Millisecond, pollBase: time.Millisecond, perTry: 10 * time.Second}
 
 // startFake starts a fake managed zone and a provider pointed at it
 // through the real client.
@@ -420,6 +420,23 @@ func TestRetry(t *testing.T) {
 		}
 		if got := srv.Writes(); got != 1 {
 			t.Errorf("got %d writes, want 1", got)
+		}
+	})
+	t.Run("hung request times out and is retried", func(t *testing.T) {
+		srv, p := startFake(t)
+		p.retry.perTry = 100 * time.Millisecond
+		p.retry.attempts = 3
+		srv.SetLatency(5 * time.Second)
+		start := time.Now()
+		_, err := p.Read(ctxT(t), testOrigin, nil)
+		if !errors.Is(err, providers.ErrUnavailable) {
+			t.Fatalf("got %v, want unavailable", err)
+		}
+		if got := time.Since(start); got > 3*time.Second {
+			t.Errorf("got %v, want about 3 x 100ms", got)
+		}
+		if got := len(srv.Requests()); got != 3 {
+			t.Errorf("got %d requests, want 3", got)
 		}
 	})
 	t.Run("attempts run out", func(t *testing.T) {
