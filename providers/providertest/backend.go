@@ -11,6 +11,7 @@ package providertest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/switchboard-dns/switchboard/providers"
 	"github.com/switchboard-dns/switchboard/zone"
@@ -44,4 +45,9 @@ type Options struct {
 	// Large is how many RRsets the paging test creates (default 2000).
 	// Live modes may lower it to save money; fakes and servers must not.
 	Large int
+	// Timeout bounds each subtest (default [DefaultTimeout]).
+	Timeout time.Duration
+	// Skip names subtests of [Run] not to run ("large", ...), for live
+	// modes only; say why where it is set.
+	Skip []string
 }
