@@ -494,25 +494,30 @@ func (p *Provider) writeFence(ctx context.Context, cs *providers.ChangeSet, fqdn
 	if err != nil {
 		return err
 	}
-	opts := &armdns.RecordSetsClientCreateOrUpdateOptions{}
 	if cs.ExpectFence == 0 {
-		opts.IfNoneMatch = to.Ptr("*")
+		resp, err := p.api.CreateOrUpdate(ctx, p.rg, az, t.rel, t.typ, body, &armdns.RecordSetsClientCreateOrUpdateOptions{IfNoneMatch: to.Ptr("*")})
+		if err != nil {
+			p.forget(fk)
+			return mapErr("fence", fk, err)
+		}
+		p.remember(fk, str(resp.Etag), fence)
 	} else {
-		etag, err := p.etagFor(ctx, t, func(s zone.RRset) bool {
+		holds := func(s zone.RRset) bool {
 			gen, err := providers.ParseFence(s)
 			return err == nil && gen == cs.ExpectFence
+		}
+		err := p.conditional(ctx, t, holds, func(etag string) error {
+			resp, err := p.api.CreateOrUpdate(ctx, p.rg, az, t.rel, t.typ, body, &armdns.RecordSetsClientCreateOrUpdateOptions{IfMatch: to.Ptr(etag)})
+			if err != nil {
+				return mapErr("fence", fk, err)
+			}
+			p.remember(fk, str(resp.Etag), fence)
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("azuredns: fence %d: %w", cs.ExpectFence, err)
 		}
-		opts.IfMatch = to.Ptr(etag)
 	}
-	resp, err := p.api.CreateOrUpdate(ctx, p.rg, az, t.rel, t.typ, body, opts)
-	if err != nil {
-		p.forget(fk)
-		return mapErr("fence", fk, err)
-	}
-	p.remember(fk, str(resp.Etag), fence)
 	p.log.Debug("fenced", "zone", fqdn, "from", cs.ExpectFence, "to", cs.Generation)
 	return nil
 }
@@ -537,60 +542,75 @@ func (p *Provider) apply(ctx context.Context, w write) error {
 		}
 		p.remember(ch.Key, str(resp.Etag), *ch.New)
 	case ch.New == nil:
-		etag, err := p.etagFor(ctx, t, ch.Old.Equal)
-		if err != nil {
-			return err
-		}
-		if _, err := p.api.Delete(ctx, p.rg, t.zone, t.rel, t.typ, &armdns.RecordSetsClientDeleteOptions{IfMatch: to.Ptr(etag)}); err != nil {
-			p.forget(ch.Key)
-			var re *azcore.ResponseError
-			if errors.As(err, &re) && re.StatusCode == http.StatusNotFound && !zoneMissing(re) {
-				// Someone deleted it first: not what we expected.
-				return providers.Conflict(fmt.Errorf("azuredns: delete %s: %w", ch.Key, &apiError{status: re.StatusCode, code: re.ErrorCode, err: err}))
+		err := p.conditional(ctx, t, ch.Old.Equal, func(etag string) error {
+			if _, err := p.api.Delete(ctx, p.rg, t.zone, t.rel, t.typ, &armdns.RecordSetsClientDeleteOptions{IfMatch: to.Ptr(etag)}); err != nil {
+				var re *azcore.ResponseError
+				if errors.As(err, &re) && re.StatusCode == http.StatusNotFound && !zoneMissing(re) {
+					// Someone deleted it first: not what we expected.
+					return providers.Conflict(fmt.Errorf("azuredns: delete %s: %w", ch.Key, &apiError{status: re.StatusCode, code: re.ErrorCode, err: err}))
+				}
+				return mapErr("delete", ch.Key, err)
 			}
-			return mapErr("delete", ch.Key, err)
-		}
-		p.forget(ch.Key)
-	default:
-		etag, err := p.etagFor(ctx, t, ch.Old.Equal)
+			p.forget(ch.Key)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		resp, err := p.api.CreateOrUpdate(ctx, p.rg, t.zone, t.rel, t.typ, w.body, &armdns.RecordSetsClientCreateOrUpdateOptions{IfMatch: to.Ptr(etag)})
+	default:
+		err := p.conditional(ctx, t, ch.Old.Equal, func(etag string) error {
+			resp, err := p.api.CreateOrUpdate(ctx, p.rg, t.zone, t.rel, t.typ, w.body, &armdns.RecordSetsClientCreateOrUpdateOptions{IfMatch: to.Ptr(etag)})
+			if err != nil {
+				return mapErr("update", ch.Key, err)
+			}
+			p.remember(ch.Key, str(resp.Etag), *ch.New)
+			return nil
+		})
 		if err != nil {
-			p.forget(ch.Key)
-			return mapErr("update", ch.Key, err)
+			return err
 		}
-		p.remember(ch.Key, str(resp.Etag), *ch.New)
 	}
 	p.log.Debug("wrote", "change", ch.String())
 	return nil
 }
 
-// etagFor returns the ETag of the record set t when its content passes
-// match: from the last Read or write if that content passes, else from a
-// fresh GET. Content that does not pass is a conflict. The ETag then
-// guards the write itself.
-func (p *Provider) etagFor(ctx context.Context, t target, match func(zone.RRset) bool) (string, error) {
+// conditional runs write with the ETag of the record set t, when its
+// content passes match. The ETag comes from the last Read or write if the
+// content seen then passes, else from a fresh GET; content that does not
+// pass is a conflict and nothing is sent. The write itself carries the
+// ETag, so the check holds at the moment of the write. When a write made
+// with a remembered ETag fails its precondition, the set is read again
+// and, if its content still passes (someone rewrote the same content),
+// the write is sent once more with the new ETag: the contract compares
+// content, not ETags.
+func (p *Provider) conditional(ctx context.Context, t target, match func(zone.RRset) bool, write func(etag string) error) error {
 	p.mu.Lock()
 	s, ok := p.etags[t.key]
 	p.mu.Unlock()
 	if ok && s.etag != "" && !s.set.Empty() && match(s.set) {
-		return s.etag, nil
+		err := write(s.etag)
+		if err == nil || !errors.Is(err, providers.ErrConflict) {
+			return err
+		}
+		p.forget(t.key)
 	}
 	s, ok, err := p.get(ctx, t)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if !ok || s.set.Empty() {
 		p.forget(t.key)
-		return "", providers.Conflict(fmt.Errorf("azuredns: %s: expected content, found none", t.key))
+		return providers.Conflict(fmt.Errorf("azuredns: %s: expected content, found none", t.key))
 	}
 	p.remember(t.key, s.etag, s.set)
 	if !match(s.set) || s.etag == "" {
-		return "", providers.Conflict(fmt.Errorf("azuredns: %s: content differs from the expected", t.key))
+		return providers.Conflict(fmt.Errorf("azuredns: %s: content differs from the expected", t.key))
 	}
-	return s.etag, nil
+	if err := write(s.etag); err != nil {
+		p.forget(t.key)
+		return err
+	}
+	return nil
 }
 
 func (p *Provider) remember(k zone.Key, etag string, set zone.RRset) {
