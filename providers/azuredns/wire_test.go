@@ -21,7 +21,7 @@ import (
 // wireRequest is what one request looked like on the wire.
 type wireRequest struct {
 	method, path, query, ifMatch, ifNoneMatch, body string
-	userAgent                                     string
+	userAgent                                       string
 }
 
 // recorder is a transport that records every request before passing it
