@@ -45,7 +45,8 @@
 // as a conflict, never as an overwrite. 429 is not retried inside the SDK:
 // it returns at once as [providers.ErrThrottled] with the Retry-After
 // Azure sent, so the reconciler's per-provider queue waits and shows the
-// lag instead of a worker sleeping inside an HTTP call.
+// lag instead of a worker sleeping inside an HTTP call. Until that time
+// has passed, Read and Apply fail fast the same way and send nothing.
 package azuredns
 
 import (
@@ -120,6 +121,8 @@ type options struct {
 	identityTransport policy.Transporter
 	// retryDelay replaces the SDK's initial retry delay (0: retryDelay).
 	retryDelay time.Duration
+	// now is the clock of the throttling window (nil: time.Now).
+	now func() time.Time
 }
 
 // Provider publishes RRsets to one Azure DNS zone. It is safe for
@@ -132,8 +135,13 @@ type Provider struct {
 	log      *slog.Logger
 	api      recordSetsAPI
 
+	now      func() time.Time
+
 	mu    sync.Mutex
 	etags map[zone.Key]seen
+	// throttledUntil is when the last 429's Retry-After ends; until
+	// then calls fail fast with ErrThrottled and send nothing.
+	throttledUntil time.Time
 }
 
 // seen is what the provider last saw of a record set: its ETag and its
@@ -164,11 +172,15 @@ func newProvider(name string, cfg *config.Provider, env providers.Env, o options
 		rg:    s.ResourceGroup,
 		log:   env.Logger,
 		etags: map[zone.Key]seen{},
+		now:   o.now,
+	}
+	if p.now == nil {
+		p.now = time.Now
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
-	p.log = p.log.With("component", "azuredns")
+	p.log = p.log.With("provider_type", Type, "resource_group", s.ResourceGroup)
 	if s.ZoneName != "" {
 		n, err := zone.CanonicalName(s.ZoneName)
 		if err != nil {
@@ -304,6 +316,9 @@ func (p *Provider) Read(ctx context.Context, zoneName string, keys []zone.Key) (
 	if err != nil {
 		return nil, err
 	}
+	if err := p.waitingOut(); err != nil {
+		return nil, err
+	}
 	fk := providers.FenceKey(fqdn)
 	want := map[zone.Key]target{}
 	for _, k := range append(slices.Clone(keys), fk) {
@@ -330,6 +345,7 @@ func (p *Provider) Read(ctx context.Context, zoneName string, keys []zone.Key) (
 		}
 	}
 	if err != nil {
+		p.noteThrottle(err)
 		return nil, err
 	}
 	c := &providers.Content{Zone: fqdn, RRsets: map[zone.Key]zone.RRset{}}
@@ -469,11 +485,16 @@ func (p *Provider) Apply(ctx context.Context, cs *providers.ChangeSet) error {
 		}
 		writes = append(writes, w)
 	}
+	if err := p.waitingOut(); err != nil {
+		return err
+	}
 	if err := p.writeFence(ctx, cs, fqdn, az); err != nil {
+		p.noteThrottle(err)
 		return err
 	}
 	for _, w := range orderWrites(writes, p.log) {
 		if err := p.apply(ctx, w); err != nil {
+			p.noteThrottle(err)
 			p.log.Info("apply stopped", "zone", fqdn, "generation", cs.Generation, "change", w.change.String(), "kind", providers.KindOf(err))
 			return err
 		}
@@ -495,7 +516,7 @@ func (p *Provider) writeFence(ctx context.Context, cs *providers.ChangeSet, fqdn
 		return err
 	}
 	if cs.ExpectFence == 0 {
-		resp, err := p.api.CreateOrUpdate(ctx, p.rg, az, t.rel, t.typ, body, &armdns.RecordSetsClientCreateOrUpdateOptions{IfNoneMatch: to.Ptr("*")})
+		resp, err := p.api.CreateOrUpdate(ctx, p.rg, az, t.rel, t.typ, body, p.createOptions(fk))
 		if err != nil {
 			p.forget(fk)
 			return mapErr("fence", fk, err)
@@ -527,15 +548,7 @@ func (p *Provider) apply(ctx context.Context, w write) error {
 	ch, t := w.change, w.t
 	switch {
 	case ch.Old == nil:
-		opts := &armdns.RecordSetsClientCreateOrUpdateOptions{IfNoneMatch: to.Ptr("*")}
-		p.mu.Lock()
-		if s, ok := p.etags[ch.Key]; ok && s.set.Empty() && s.etag != "" {
-			// The set exists without records (Azure allows that):
-			// absent for DNS, so take it over by its ETag.
-			opts = &armdns.RecordSetsClientCreateOrUpdateOptions{IfMatch: to.Ptr(s.etag)}
-		}
-		p.mu.Unlock()
-		resp, err := p.api.CreateOrUpdate(ctx, p.rg, t.zone, t.rel, t.typ, w.body, opts)
+		resp, err := p.api.CreateOrUpdate(ctx, p.rg, t.zone, t.rel, t.typ, w.body, p.createOptions(ch.Key))
 		if err != nil {
 			p.forget(ch.Key)
 			return mapErr("create", ch.Key, err)
@@ -611,6 +624,45 @@ func (p *Provider) conditional(ctx context.Context, t target, match func(zone.RR
 		return err
 	}
 	return nil
+}
+
+// createOptions returns the precondition of a create: If-None-Match: *,
+// or If-Match its ETag when the last Read saw the record set existing
+// without records (Azure allows that; DNS sees nothing, so it counts as
+// absent and is taken over only if still unchanged).
+func (p *Provider) createOptions(k zone.Key) *armdns.RecordSetsClientCreateOrUpdateOptions {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.etags[k]; ok && s.set.Empty() && s.etag != "" {
+		return &armdns.RecordSetsClientCreateOrUpdateOptions{IfMatch: to.Ptr(s.etag)}
+	}
+	return &armdns.RecordSetsClientCreateOrUpdateOptions{IfNoneMatch: to.Ptr("*")}
+}
+
+// waitingOut fails fast while a 429's Retry-After runs, so that no
+// request reaches Azure before the time it asked for.
+func (p *Provider) waitingOut() error {
+	p.mu.Lock()
+	until := p.throttledUntil
+	p.mu.Unlock()
+	if d := until.Sub(p.now()); d > 0 {
+		return providers.Throttled(fmt.Errorf("azuredns: Azure asked to wait until %s", until.UTC().Format(time.RFC3339)), d)
+	}
+	return nil
+}
+
+// noteThrottle starts the throttling window of a 429 error.
+func (p *Provider) noteThrottle(err error) {
+	d, ok := providers.RetryAfter(err)
+	if !ok {
+		return
+	}
+	until := p.now().Add(d)
+	p.mu.Lock()
+	if until.After(p.throttledUntil) {
+		p.throttledUntil = until
+	}
+	p.mu.Unlock()
 }
 
 func (p *Provider) remember(k zone.Key, etag string, set zone.RRset) {

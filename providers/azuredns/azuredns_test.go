@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/miekg/dns"
 
@@ -547,5 +548,58 @@ func TestVerifyOverDNS(t *testing.T) {
 	}
 	if r := query(t, "udp", "www.example.com.", dns.TypeA); r.Rcode != dns.RcodeNameError {
 		t.Errorf("www after delete: got rcode %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
+	}
+}
+
+// TestThrottleWindow: after a 429 with Retry-After, calls fail fast with
+// the remaining wait and send nothing until that time has passed.
+func TestThrottleWindow(t *testing.T) {
+	srv := newFake(t)
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	p, err := newProvider("az", testConfig(), providers.Env{}, options{
+		transport: srv.Transport(), credential: &azfake.TokenCredential{}, retryDelay: time.Millisecond, now: clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	www := mustSet(t, "www.example.com.", dns.TypeA, 300, "192.0.2.1")
+	cs := &providers.ChangeSet{Zone: testZone, Generation: 1, Changes: []providers.Change{{Key: www.Key(), New: ptr(www)}}}
+	ctx := context.Background()
+	srv.Fail(fake.Fault{Status: 429, RetryAfter: 10 * time.Second})
+	if err := p.Apply(ctx, cs); !errors.Is(err, providers.ErrThrottled) {
+		t.Fatalf("apply into a 429: got %v, want throttled", err)
+	}
+	tests := []struct {
+		name      string
+		advance   time.Duration
+		wantAfter time.Duration // 0: the call goes through
+	}{
+		{"at once", 0, 10 * time.Second},
+		{"4s later", 4 * time.Second, 6 * time.Second},
+		{"after the window", 6 * time.Second, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			advance(tc.advance)
+			r0 := srv.Requests()
+			_, err := p.Read(ctx, testZone, []zone.Key{www.Key()})
+			got, _ := providers.RetryAfter(err)
+			if got != tc.wantAfter {
+				t.Errorf("read: got retry-after %v (%v), want %v", got, err, tc.wantAfter)
+			}
+			sent := srv.Requests() - r0
+			if tc.wantAfter > 0 && sent != 0 {
+				t.Errorf("requests while throttled: got %d, want 0", sent)
+			}
+			if tc.wantAfter == 0 && (err != nil || sent == 0) {
+				t.Errorf("read after the window: got %v and %d requests, want success with requests", err, sent)
+			}
+		})
+	}
+	if err := p.Apply(ctx, cs); err != nil {
+		t.Errorf("apply after the window: got %v, want success", err)
 	}
 }
