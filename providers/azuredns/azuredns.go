@@ -135,7 +135,7 @@ type Provider struct {
 	log      *slog.Logger
 	api      recordSetsAPI
 
-	now      func() time.Time
+	now func() time.Time
 
 	mu    sync.Mutex
 	etags map[zone.Key]seen
