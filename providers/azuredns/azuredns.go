@@ -409,7 +409,7 @@ func (p *Provider) list(ctx context.Context, fqdn, az string, want map[zone.Key]
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			return mapErr("list", zone.Key{Name: fqdn}, err)
+			return mapErr("list", zoneRef(fqdn), err)
 		}
 		pages++
 		for _, rs := range page.Value {
@@ -765,6 +765,11 @@ func orderWrites(ws []write, log *slog.Logger) []write {
 	return out
 }
 
+// zoneRef names a whole zone in errors.
+type zoneRef string
+
+func (z zoneRef) String() string { return "zone " + string(z) }
+
 // apiError is the short form of an ARM error response: status and code,
 // without the request dump azcore prints.
 type apiError struct {
@@ -782,12 +787,18 @@ func (e *apiError) Error() string {
 
 func (e *apiError) Unwrap() error { return e.err }
 
-// mapErr turns an SDK error of operation op on k into a typed provider
-// error: 412 and 409 are conflicts, 429 is throttling with the server's
-// Retry-After, 408 and 5xx are unavailability, other 4xx are invalid.
+// mapErr turns an SDK error of operation op on k (a record set, or a
+// zone) into a typed provider error: 412 and 409 are conflicts, 429 is
+// throttling with the server's Retry-After, 408 and 5xx are
+// unavailability, other 4xx are invalid. An error already typed keeps its
+// kind.
 // Credential failures are invalid unless the identity service itself
 // failed; transport failures are unavailability.
-func mapErr(op string, k zone.Key, err error) error {
+func mapErr(op string, k fmt.Stringer, err error) error {
+	var typed *providers.Error
+	if errors.As(err, &typed) {
+		return fmt.Errorf("azuredns: %s %s: %w", op, k, err)
+	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
 		cause := fmt.Errorf("azuredns: %s %s: %w", op, k, &apiError{status: re.StatusCode, code: re.ErrorCode, err: err})
