@@ -13,8 +13,12 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/dns/armdns"
 	"github.com/miekg/dns"
 
 	"github.com/switchboard-dns/switchboard/config"
@@ -601,5 +605,71 @@ func TestThrottleWindow(t *testing.T) {
 	}
 	if err := p.Apply(ctx, cs); err != nil {
 		t.Errorf("apply after the window: got %v, want success", err)
+	}
+}
+
+// TestReadStrategy: a few keys are one GET each (the fence included); many
+// keys list the zone, 100 record sets a page.
+func TestReadStrategy(t *testing.T) {
+	tests := []struct {
+		name         string
+		keys         int
+		seeded       int
+		wantRequests int
+	}{
+		{"one key", 1, 1, 2},
+		{"fifteen keys and the fence, one GET each", 15, 15, 16},
+		{"seventeen keys and the fence list one page", 17, 17, 1},
+		{"250 keys list three pages", 250, 250, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newFake(t)
+			var keys []zone.Key
+			for i := range tc.seeded {
+				s := mustSet(t, fmt.Sprintf("h%03d.example.com.", i), dns.TypeA, 300, "192.0.2.1")
+				if err := srv.Put(s); err != nil {
+					t.Fatal(err)
+				}
+				if i < tc.keys {
+					keys = append(keys, s.Key())
+				}
+			}
+			p := newTestProvider(t, srv, nil, nil)
+			r0 := srv.Requests()
+			c, err := p.Read(context.Background(), testZone, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.RRsets) != tc.keys {
+				t.Errorf("read: got %d RRsets, want %d", len(c.RRsets), tc.keys)
+			}
+			if got := srv.Requests() - r0; got != tc.wantRequests {
+				t.Errorf("requests: got %d, want %d", got, tc.wantRequests)
+			}
+		})
+	}
+}
+
+// TestAliasRecordSetRefused: an alias record set (it points at an Azure
+// resource) is not switchboard's to manage, so reading it is an error
+// rather than an empty set a create could overwrite.
+func TestAliasRecordSetRefused(t *testing.T) {
+	srv := newFake(t)
+	c, err := armdns.NewRecordSetsClient(testSub, &azfake.TokenCredential{}, &arm.ClientOptions{ClientOptions: policy.ClientOptions{Transport: srv.Transport()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alias := armdns.RecordSet{Properties: &armdns.RecordSetProperties{
+		TTL:            to.Ptr[int64](60),
+		TargetResource: &armdns.SubResource{ID: to.Ptr("/subscriptions/" + testSub + "/resourceGroups/web/providers/Microsoft.Network/publicIPAddresses/lb")},
+	}}
+	if _, err := c.CreateOrUpdate(context.Background(), testRG, "example.com", "www", armdns.RecordTypeA, alias, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestProvider(t, srv, nil, nil)
+	_, err = p.Read(context.Background(), testZone, []zone.Key{{Name: "www.example.com.", Type: dns.TypeA}})
+	if !errors.Is(err, providers.ErrInvalid) {
+		t.Errorf("read of an alias record set: got %v, want ErrInvalid", err)
 	}
 }
