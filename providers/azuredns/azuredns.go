@@ -393,10 +393,10 @@ func (p *Provider) get(ctx context.Context, t target) (seen, bool, error) {
 }
 
 // zoneMissing tells a missing zone or resource group (the configuration
-// is wrong) from a missing record set (a normal answer).
+// is wrong) from a missing record set (a normal answer, code "NotFound").
 func zoneMissing(re *azcore.ResponseError) bool {
 	switch re.ErrorCode {
-	case "ParentResourceNotFound", "ResourceGroupNotFound", "ResourceNotFound":
+	case "ParentResourceNotFound", "ResourceGroupNotFound":
 		return true
 	}
 	return false

@@ -486,6 +486,19 @@ func TestNew(t *testing.T) {
 			t.Errorf("read of another zone: got %v, want ErrInvalid", err)
 		}
 	})
+	t.Run("wrong resource group", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.AzureDNS.ResourceGroup = "not-" + testRG
+		srv := newFake(t)
+		p, err := newProvider("az", cfg, providers.Env{}, options{transport: srv.Transport(), credential: &azfake.TokenCredential{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Read(context.Background(), testZone, []zone.Key{{Name: "www.example.com.", Type: dns.TypeA}})
+		if !errors.Is(err, providers.ErrInvalid) {
+			t.Errorf("read from a zone that is not there: got %v, want ErrInvalid", err)
+		}
+	})
 	t.Run("registry", func(t *testing.T) {
 		r := providers.NewRegistry()
 		r.Register(Type, New)
