@@ -40,7 +40,8 @@
 // # Retries
 //
 // The SDK retries 408, 500, 502, 503 and 504 at most twice with
-// exponential backoff. Retrying a conditional write is harmless: if the
+// exponential backoff (a Retry-After above 4s is not waited for: the
+// error returns as [providers.ErrUnavailable]). Retrying a conditional write is harmless: if the
 // first attempt landed, the retry fails its precondition and comes back
 // as a conflict, never as an overwrite. 429 is not retried inside the SDK:
 // it returns at once as [providers.ErrThrottled] with the Retry-After
