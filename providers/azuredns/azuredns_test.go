@@ -686,3 +686,56 @@ func TestAliasRecordSetRefused(t *testing.T) {
 		t.Errorf("read of an alias record set: got %v, want ErrInvalid", err)
 	}
 }
+
+// TestConcurrentUse reads from several goroutines while one applies; run
+// with -race it shows the provider's shared state is guarded.
+func TestConcurrentUse(t *testing.T) {
+	srv := newFake(t)
+	p := newTestProvider(t, srv, nil, nil)
+	ctx := context.Background()
+	var keys []zone.Key
+	var sets []zone.RRset
+	for i := range 4 {
+		s := mustSet(t, fmt.Sprintf("c%d.example.com.", i), dns.TypeA, 300, "192.0.2.1")
+		sets = append(sets, s)
+		keys = append(keys, s.Key())
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				if _, err := p.Read(ctx, testZone, keys); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for gen := uint64(1); gen <= 5; gen++ {
+			want := sets
+			if gen%2 == 0 {
+				want = sets[:2]
+			}
+			if _, err := providertest.Reconcile(ctx, p, testZone, gen, want, keys); err != nil {
+				errs <- err
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent call: got %v, want success", err)
+	}
+	c, err := p.Read(ctx, testZone, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Fence != 5 || len(c.RRsets) != 4 {
+		t.Errorf("after 5 generations: got fence %d and %d RRsets, want 5 and 4", c.Fence, len(c.RRsets))
+	}
+}
