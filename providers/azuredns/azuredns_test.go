@@ -739,3 +739,55 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("after 5 generations: got fence %d and %d RRsets, want 5 and 4", c.Fence, len(c.RRsets))
 	}
 }
+
+// TestETagsFromRead: after a Read, an Apply of updates and deletes uses
+// the ETags it saw and sends no GET; a change whose Old is not what the
+// Read saw costs one GET before its write.
+func TestETagsFromRead(t *testing.T) {
+	srv := newFake(t)
+	p := newTestProvider(t, srv, nil, nil)
+	ctx := context.Background()
+	const n = 300
+	var old, nw []zone.RRset
+	var keys []zone.Key
+	for i := range n {
+		name := fmt.Sprintf("e%03d.example.com.", i)
+		old = append(old, mustSet(t, name, dns.TypeA, 300, "192.0.2.1"))
+		nw = append(nw, mustSet(t, name, dns.TypeA, 300, "192.0.2.2"))
+		keys = append(keys, old[i].Key())
+	}
+	if _, err := providertest.Reconcile(ctx, p, testZone, 1, old, keys); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r0, w0 := srv.Requests(), srv.Writes()
+	if _, err := providertest.Reconcile(ctx, p, testZone, 2, nw, keys); err != nil {
+		t.Fatal(err)
+	}
+	reads := (srv.Requests() - r0) - (srv.Writes() - w0)
+	t.Logf("update of %d RRsets: %d writes, %d reads in %v", n, srv.Writes()-w0, reads, time.Since(start).Round(time.Millisecond))
+	if got := srv.Writes() - w0; got != n+1 {
+		t.Errorf("writes: got %d, want %d (fence and one per RRset)", got, n+1)
+	}
+	if want := n/100 + 1; reads != want {
+		t.Errorf("reads: got %d, want %d (the listing pages only)", reads, want)
+	}
+	// Someone rewrites e000 with the same content: the remembered ETag is
+	// stale but the content matches, so the update goes through after
+	// one GET.
+	if err := srv.Put(nw[0]); err != nil {
+		t.Fatal(err)
+	}
+	newer := mustSet(t, "e000.example.com.", dns.TypeA, 300, "192.0.2.3")
+	r0, w0 = srv.Requests(), srv.Writes()
+	err := p.Apply(ctx, &providers.ChangeSet{Zone: testZone, Generation: 3, ExpectFence: 2, Changes: []providers.Change{{Key: keys[0], Old: ptr(nw[0]), New: ptr(newer)}}})
+	if err != nil {
+		t.Fatalf("apply after a same-content rewrite: got %v, want success", err)
+	}
+	if got, want := srv.Writes()-w0, 3; got != want {
+		t.Errorf("writes: got %d, want %d (fence, refused update, update)", got, want)
+	}
+	if got, want := (srv.Requests()-r0)-(srv.Writes()-w0), 1; got != want {
+		t.Errorf("reads: got %d, want %d", got, want)
+	}
+}
