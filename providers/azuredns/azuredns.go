@@ -109,8 +109,20 @@ var _ recordSetsAPI = (*armdns.RecordSetsClient)(nil)
 
 var _ providers.Provider = (*Provider)(nil)
 
-// options are what tests change in a provider: where its HTTP requests
-// go and which credential signs them. The zero value is production.
+// Options change how [NewWithOptions] reaches Azure; the zero value is
+// what [New] does.
+type Options struct {
+	// Transport carries the Azure Resource Manager requests (nil: the
+	// SDK's HTTP client). A proxying transport goes here, or, in tests,
+	// the armdns/fake transport from package azurednstest.
+	Transport policy.Transporter
+	// Credential signs the requests (nil: azidentity's default chain,
+	// built on the first request). Tests pass azcore/fake's
+	// TokenCredential.
+	Credential azcore.TokenCredential
+}
+
+// options are Options plus what only this package's tests change.
 type options struct {
 	// transport carries the ARM requests (nil: the SDK's HTTP client).
 	transport policy.Transporter
@@ -157,6 +169,12 @@ type seen struct {
 // built on the first request.
 func New(name string, cfg *config.Provider, env providers.Env) (providers.Provider, error) {
 	return newProvider(name, cfg, env, options{})
+}
+
+// NewWithOptions is [New] with the transport and credential given; it does
+// no network I/O either.
+func NewWithOptions(name string, cfg *config.Provider, env providers.Env, o Options) (providers.Provider, error) {
+	return newProvider(name, cfg, env, options{transport: o.Transport, credential: o.Credential})
 }
 
 func newProvider(name string, cfg *config.Provider, env providers.Env, o options) (*Provider, error) {

@@ -23,7 +23,7 @@ import (
 
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
-	"github.com/switchboard-dns/switchboard/providers/azuredns/internal/fake"
+	"github.com/switchboard-dns/switchboard/providers/azuredns/azurednstest"
 	"github.com/switchboard-dns/switchboard/providers/providertest"
 	"github.com/switchboard-dns/switchboard/zone"
 )
@@ -35,22 +35,22 @@ func TestErrorMapping(t *testing.T) {
 	www := mustSet(t, "www.example.com.", dns.TypeA, 300, "192.0.2.1")
 	tests := []struct {
 		name       string
-		faults     []fake.Fault
+		faults     []azurednstest.Fault
 		latency    time.Duration
 		timeout    time.Duration
 		wantKind   string
 		wantAfter  time.Duration
 		wantWrites int
 	}{
-		{name: "429 with Retry-After", faults: []fake.Fault{{Status: 429, RetryAfter: 7 * time.Second, WritesOnly: true}}, wantKind: "throttled", wantAfter: 7 * time.Second, wantWrites: 1},
-		{name: "429 without Retry-After", faults: []fake.Fault{{Status: 429, WritesOnly: true}}, wantKind: "throttled", wantWrites: 1},
-		{name: "503 once is retried", faults: []fake.Fault{{Status: 503, WritesOnly: true}}, wantKind: "", wantWrites: 3},
-		{name: "503 three times", faults: []fake.Fault{{Status: 503, WritesOnly: true}, {Status: 503, WritesOnly: true}, {Status: 503, WritesOnly: true}}, wantKind: "unavailable", wantWrites: 3},
-		{name: "500 three times", faults: []fake.Fault{{Status: 500, WritesOnly: true}, {Status: 500, WritesOnly: true}, {Status: 500, WritesOnly: true}}, wantKind: "unavailable", wantWrites: 3},
-		{name: "400", faults: []fake.Fault{{Status: 400, WritesOnly: true}}, wantKind: "invalid", wantWrites: 1},
-		{name: "401", faults: []fake.Fault{{Status: 401, WritesOnly: true}}, wantKind: "invalid", wantWrites: 1},
-		{name: "403", faults: []fake.Fault{{Status: 403, WritesOnly: true}}, wantKind: "invalid", wantWrites: 1},
-		{name: "404", faults: []fake.Fault{{Status: 404, WritesOnly: true}}, wantKind: "invalid", wantWrites: 1},
+		{name: "429 with Retry-After", faults: []azurednstest.Fault{{Status: 429, RetryAfter: 7 * time.Second, WritesOnly: true}}, wantKind: "throttled", wantAfter: 7 * time.Second, wantWrites: 1},
+		{name: "429 without Retry-After", faults: []azurednstest.Fault{{Status: 429, WritesOnly: true}}, wantKind: "throttled", wantWrites: 1},
+		{name: "503 once is retried", faults: []azurednstest.Fault{{Status: 503, WritesOnly: true}}, wantKind: "", wantWrites: 3},
+		{name: "503 three times", faults: []azurednstest.Fault{{Status: 503, WritesOnly: true}, {Status: 503, WritesOnly: true}, {Status: 503, WritesOnly: true}}, wantKind: "unavailable", wantWrites: 3},
+		{name: "500 three times", faults: []azurednstest.Fault{{Status: 500, WritesOnly: true}, {Status: 500, WritesOnly: true}, {Status: 500, WritesOnly: true}}, wantKind: "unavailable", wantWrites: 3},
+		{name: "400", faults: []azurednstest.Fault{{Status: 400, WritesOnly: true}}, wantKind: "invalid", wantWrites: 1},
+		{name: "401", faults: []azurednstest.Fault{{Status: 401, WritesOnly: true}}, wantKind: "invalid", wantWrites: 1},
+		{name: "403", faults: []azurednstest.Fault{{Status: 403, WritesOnly: true}}, wantKind: "invalid", wantWrites: 1},
+		{name: "404", faults: []azurednstest.Fault{{Status: 404, WritesOnly: true}}, wantKind: "invalid", wantWrites: 1},
 		{name: "latency past the deadline", latency: time.Minute, timeout: 50 * time.Millisecond, wantKind: "unavailable", wantWrites: 1},
 	}
 	for _, tc := range tests {
@@ -585,7 +585,7 @@ func TestThrottleWindow(t *testing.T) {
 	www := mustSet(t, "www.example.com.", dns.TypeA, 300, "192.0.2.1")
 	cs := &providers.ChangeSet{Zone: testZone, Generation: 1, Changes: []providers.Change{{Key: www.Key(), New: ptr(www)}}}
 	ctx := context.Background()
-	srv.Fail(fake.Fault{Status: 429, RetryAfter: 10 * time.Second})
+	srv.Fail(azurednstest.Fault{Status: 429, RetryAfter: 10 * time.Second})
 	if err := p.Apply(ctx, cs); !errors.Is(err, providers.ErrThrottled) {
 		t.Fatalf("apply into a 429: got %v, want throttled", err)
 	}

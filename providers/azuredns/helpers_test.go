@@ -13,7 +13,7 @@ import (
 
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
-	"github.com/switchboard-dns/switchboard/providers/azuredns/internal/fake"
+	"github.com/switchboard-dns/switchboard/providers/azuredns/azurednstest"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 
@@ -32,15 +32,15 @@ func testConfig() *config.Provider {
 }
 
 // newFake returns a fake zone example.com.
-func newFake(t testing.TB) *fake.Server {
+func newFake(t testing.TB) *azurednstest.Server {
 	t.Helper()
-	return fake.New(testSub, testRG, testZone)
+	return azurednstest.New(testSub, testRG, testZone)
 }
 
 // newTestProvider returns a provider whose SDK client talks to srv
 // through the given transport wrapper (nil: directly), signed by the
 // SDK's fake credential, with a 1ms retry delay.
-func newTestProvider(t testing.TB, srv *fake.Server, wrap func(policy.Transporter) policy.Transporter, log *slog.Logger) *Provider {
+func newTestProvider(t testing.TB, srv *azurednstest.Server, wrap func(policy.Transporter) policy.Transporter, log *slog.Logger) *Provider {
 	t.Helper()
 	tr := srv.Transport()
 	if wrap != nil {
@@ -59,7 +59,7 @@ func newTestProvider(t testing.TB, srv *fake.Server, wrap func(policy.Transporte
 
 // fakeBackend is the conformance suite's view of the fake.
 type fakeBackend struct {
-	srv *fake.Server
+	srv *azurednstest.Server
 }
 
 func (b *fakeBackend) Zone() string { return b.srv.Zone() }

@@ -14,7 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/switchboard-dns/switchboard/providers"
-	"github.com/switchboard-dns/switchboard/providers/azuredns/internal/fake"
+	"github.com/switchboard-dns/switchboard/providers/azuredns/azurednstest"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 
@@ -93,7 +93,7 @@ func TestSecretsNeverInOutput(t *testing.T) {
 	www2 := mustSet(t, "www.example.com.", dns.TypeA, 300, "192.0.2.2")
 	for _, refuse := range []bool{false, true} {
 		t.Run(fmt.Sprintf("token refused %v", refuse), func(t *testing.T) {
-			srv := fake.New(testSub, testRG, testZone)
+			srv := azurednstest.New(testSub, testRG, testZone)
 			if err := srv.Put(www); err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-// Package fake is Azure DNS for tests, without a cloud account: the
+// Package azurednstest is Azure DNS for tests, without a cloud account: the
 // handlers of the SDK's own [armfake.RecordSetsServer] over an in-memory
 // zone, with the ETag rules of the real service, fault injection, and a
 // DNS server on loopback that answers from the same store so that a
@@ -19,7 +19,7 @@
 // transport in front of the generated fake, because a handler's error
 // responder cannot carry response headers; the SDK then sees a real HTTP
 // response and its own retry and error policies run on it.
-package fake
+package azurednstest
 
 import (
 	"bytes"
