@@ -19,7 +19,7 @@ import (
 
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
-	"github.com/switchboard-dns/switchboard/providers/clouddns/internal/fake"
+	fake "github.com/switchboard-dns/switchboard/providers/clouddns/clouddnstest"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 

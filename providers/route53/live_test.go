@@ -17,7 +17,7 @@ import (
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
 	"github.com/switchboard-dns/switchboard/providers/providertest"
-	"github.com/switchboard-dns/switchboard/providers/route53/internal/fake"
+	fake "github.com/switchboard-dns/switchboard/providers/route53/route53test"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 

@@ -1,4 +1,4 @@
-// Package fake is a fake of the Google Cloud DNS v1 REST API for one
+// Package clouddnstest is a fake of the Google Cloud DNS v1 REST API for one
 // managed zone, written from the public API reference, for tests that run
 // the real client (google.golang.org/api/dns/v1) without a cloud account.
 //
@@ -24,7 +24,7 @@
 // applied to modify the zone concurrently) and serves the zone's current
 // content over DNS on loopback (UDP and TCP) so that verification by
 // query works end to end.
-package fake
+package clouddnstest
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package fake
+package clouddnstest
 
 import (
 	"encoding/json"

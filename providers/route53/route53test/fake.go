@@ -1,4 +1,4 @@
-// Package fake is an in-process fake of the Amazon Route 53 REST/XML API
+// Package route53test is an in-process fake of the Amazon Route 53 REST/XML API
 // (version 2013-04-01), written from the public API reference, for tests
 // that drive the real aws-sdk-go-v2 client against it.
 //
@@ -30,7 +30,7 @@
 // The fake also answers DNS queries for its zones on 127.0.0.1 (UDP and
 // TCP) from its current content, so that a verification step that queries
 // the provider's nameservers runs end to end.
-package fake
+package route53test
 
 import (
 	"crypto/rand"

@@ -1,4 +1,4 @@
-package fake
+package route53test
 
 import (
 	"encoding/xml"
