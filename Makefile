@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 DEB_PKGS  := bind9 bind9-dnsutils knot knot-dnsutils dnsperf iproute2
 DEB_BINS  := named dig knotd kdig dnsperf ip
 # Packages with concurrency run under the race detector.
-RACE_PKGS := ./raft/... ./controller/... ./health/... ./dnsserver/... ./api/...
+RACE_PKGS := ./raft/... ./controller/... ./health/... ./dnsserver/... ./api/... ./providers/...
 
 .PHONY: all build test test-deps unit race e2e bench vet fmt clean
 

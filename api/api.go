@@ -72,6 +72,10 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /v1/policy", s.postPolicy)
 	s.mux.HandleFunc("POST /v1/overrides", s.postOverride)
 	s.mux.HandleFunc("POST /v1/releases", s.postRelease)
+	s.mux.HandleFunc("GET /v1/cluster", s.cluster)
+	s.mux.HandleFunc("POST /v1/cluster/join", s.join)
+	s.mux.HandleFunc("POST /v1/cluster/leave", s.leave)
+	s.mux.HandleFunc("POST /v1/cluster/remove", s.remove)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
 	return s
 }
@@ -105,7 +109,7 @@ func (s *Server) proposeError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, raft.ErrInvalid):
 		writeError(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, raft.ErrNoLeader), errors.Is(err, raft.ErrNotLeader), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, raft.ErrNoLeader), errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrNotStarted), errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		s.log.Error("proposal failed", "error", err)

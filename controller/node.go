@@ -47,6 +47,9 @@ type NodeOptions struct {
 	Now func() time.Time
 	// Logger is the base logger.
 	Logger *slog.Logger
+	// Info, when set, is what this node registers about itself in the
+	// cluster (API address, location); its ID is set from ID.
+	Info *raft.NodeInfo
 	// OnState, when set, is called after each published state has reached
 	// the sinks (for demo output and metrics).
 	OnState func(*State)
@@ -107,7 +110,7 @@ func (n *Node) Sync() error {
 // Run follows the log and runs the health checks until ctx is done.
 func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 8)
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -128,6 +131,8 @@ func (n *Node) Run(ctx context.Context) error {
 	run("follow", func(ctx context.Context) error { return n.follow(ctx, sub, &lastPolicy) })
 	run("monitor", n.opts.Monitor.Run)
 	run("verdicts", n.verdicts)
+	run("liveness", n.liveness)
+	run("register", n.register)
 	if n.opts.BootstrapPolicy != nil {
 		run("bootstrap", n.bootstrap)
 	}

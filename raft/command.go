@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	hraft "github.com/hashicorp/raft"
 	"time"
 )
 
@@ -15,6 +16,7 @@ const (
 	CmdOverride = "override" // an operator sets or clears an override
 	CmdSync     = "sync"     // a provider sync result
 	CmdRelease  = "release"  // an operator releases a record's panic hold
+	CmdNode     = "node"     // a node registers itself
 )
 
 // Command is one fact proposed for the log. At and By say when and by whom
@@ -30,6 +32,7 @@ type Command struct {
 	Override *SetOverride    `json:"override,omitempty"`
 	Sync     *SyncStatus     `json:"sync,omitempty"`
 	Release  *Release        `json:"release,omitempty"`
+	Node     *NodeInfo       `json:"node,omitempty"`
 }
 
 // SetPolicy commits a new policy version.
@@ -73,7 +76,8 @@ type VerdictChange struct {
 type ObserverChange struct {
 	ID    string `json:"id"`
 	Alive bool   `json:"alive"`
-	// Remove drops the observer and its votes (it left the cluster).
+	// Remove drops the observer, its votes and its registration (it left
+	// the cluster or was removed).
 	Remove bool `json:"remove,omitempty"`
 }
 
@@ -146,7 +150,10 @@ func asApplyError(err error) *ApplyError {
 		code = "conflict"
 	case errors.Is(err, ErrInvalid):
 		code = "invalid"
-	case errors.Is(err, ErrNotLeader):
+	case errors.Is(err, ErrNotLeader), errors.Is(err, hraft.ErrNotLeader), errors.Is(err, hraft.ErrLeadershipLost),
+		errors.Is(err, hraft.ErrLeadershipTransferInProgress), errors.Is(err, ErrNotStarted):
+		// The leader lost its leadership while handling a forwarded
+		// write: the follower retries with the next leader.
 		code = "not-leader"
 	case errors.Is(err, ErrNoLeader):
 		code = "no-leader"
@@ -186,7 +193,7 @@ func (c *Command) Endpoints() (names []string, all bool) {
 		return names, false
 	case CmdOverride:
 		return []string{c.Override.Endpoint}, false
-	case CmdSync:
+	case CmdSync, CmdNode:
 		return nil, false
 	}
 	return nil, true

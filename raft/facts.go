@@ -41,6 +41,21 @@ type Facts struct {
 	// Releases records, per record key ("name TYPE"), the index of the
 	// last operator release of a panic hold.
 	Releases map[string]uint64 `json:"releases"`
+	// Nodes holds what each node registered about itself once it had run
+	// as a member: where its API is, where it runs. A node that asks to
+	// join under an id registered here has run before; if it comes back
+	// without its data, it must be removed first.
+	Nodes map[string]NodeInfo `json:"nodes"`
+}
+
+// NodeInfo is a node's registration.
+type NodeInfo struct {
+	ID     string `json:"id"`
+	Raft   string `json:"raft"`
+	API    string `json:"api"`
+	Cloud  string `json:"cloud,omitempty"`
+	Region string `json:"region,omitempty"`
+	Voter  bool   `json:"voter"`
 }
 
 // PolicyVersion is one committed version of the policy.
@@ -127,6 +142,7 @@ func NewFacts() *Facts {
 		Overrides: map[string]Override{},
 		Sync:      map[string]SyncStatus{},
 		Releases:  map[string]uint64{},
+		Nodes:     map[string]NodeInfo{},
 	}
 }
 
@@ -189,6 +205,7 @@ func (f *Facts) Clone() *Facts {
 		Overrides: maps.Clone(f.Overrides),
 		Sync:      maps.Clone(f.Sync),
 		Releases:  maps.Clone(f.Releases),
+		Nodes:     maps.Clone(f.Nodes),
 	}
 	if f.Policy != nil {
 		p := *f.Policy

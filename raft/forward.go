@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -28,6 +29,7 @@ const (
 	opApply  = "apply"
 	opJoin   = "join"
 	opRemove = "remove"
+	opPing   = "ping"
 )
 
 type fwdRequest struct {
@@ -42,8 +44,9 @@ type fwdRequest struct {
 }
 
 type fwdResponse struct {
-	Index uint64      `json:"index"`
-	Err   *ApplyError `json:"err,omitempty"`
+	Index uint64        `json:"index"`
+	Err   *ApplyError   `json:"err,omitempty"`
+	Ping  *pingResponse `json:"ping,omitempty"`
 }
 
 func writeFrame(w io.Writer, v any) error {
@@ -102,9 +105,23 @@ func (n *Node) serveForward(c net.Conn) {
 			}
 			resp.Index, err = n.applyLocal(ctx, req.Command)
 		case opJoin:
-			err = n.addServerLocal(req.ID, req.Addr, req.Voter, timeout)
+			r := req
+			_, err = n.retry(ctx, func(ctx context.Context) (uint64, error) {
+				if n.IsLeader() {
+					return 0, n.addLocal(r.ID, r.Addr, r.Voter, timeoutOf(ctx))
+				}
+				return n.forwardTo(ctx, &fwdRequest{Op: opJoin, ID: r.ID, Addr: r.Addr, Voter: r.Voter})
+			})
 		case opRemove:
-			err = n.removeServerLocal(req.ID, timeout)
+			r := req
+			_, err = n.retry(ctx, func(ctx context.Context) (uint64, error) {
+				if n.IsLeader() {
+					return 0, n.removeLocal(ctx, r.ID)
+				}
+				return n.forwardTo(ctx, &fwdRequest{Op: opRemove, ID: r.ID})
+			})
+		case opPing:
+			resp.Ping = n.pingAnswer()
 		default:
 			err = rejectf("invalid", "unknown forward op %q", req.Op)
 		}
@@ -120,7 +137,8 @@ func (n *Node) serveForward(c net.Conn) {
 
 // forwarder keeps a few idle connections per leader address.
 type forwarder struct {
-	tls *tls.Config
+	tls    *tls.Config
+	source netip.Addr
 
 	mu   sync.Mutex
 	idle map[string][]net.Conn
@@ -137,7 +155,7 @@ func (f *forwarder) get(addr string, timeout time.Duration) (net.Conn, error) {
 		return c, nil
 	}
 	f.mu.Unlock()
-	return dialNode(addr, connForward, f.tls, timeout)
+	return dialNode(addr, connForward, f.tls, f.source, timeout)
 }
 
 func (f *forwarder) put(addr string, c net.Conn) {

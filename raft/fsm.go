@@ -125,18 +125,21 @@ func (f *FSM) Apply(l *hraft.Log) any {
 		return nil
 	}
 	cmd, err := decodeCommand(l.Data)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// An entry at or below the applied index was applied already: by the
+	// node's replay of committed entries at start, or as part of a
+	// snapshot taken after that replay (see [Node.replayCommitted]).
+	if l.Index <= f.index {
+		return nil
+	}
+	f.index = l.Index
 	if err != nil {
 		// A command this version cannot decode changes nothing here;
 		// refusing the index would stop the node for good.
-		f.mu.Lock()
-		f.index = l.Index
-		f.mu.Unlock()
 		f.notify()
 		return rejectf("invalid", "%v", err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.index = l.Index
 	if aerr := f.apply(cmd, l.Index); aerr != nil {
 		f.notify()
 		return aerr
@@ -212,6 +215,7 @@ func (f *FSM) apply(c *Command, index uint64) *ApplyError {
 		}
 		if o.Remove {
 			delete(fa.Observers, o.ID)
+			delete(fa.Nodes, o.ID)
 			for ep, votes := range fa.Votes {
 				delete(votes, o.ID)
 				if len(votes) == 0 {
@@ -247,6 +251,11 @@ func (f *FSM) apply(c *Command, index uint64) *ApplyError {
 			return rejectf("invalid", "sync command without provider and zone")
 		}
 		fa.Sync[SyncKey(s.Provider, s.Zone)] = *s
+	case CmdNode:
+		if c.Node == nil || c.Node.ID == "" {
+			return rejectf("invalid", "node command without id")
+		}
+		fa.Nodes[c.Node.ID] = *c.Node
 	case CmdRelease:
 		if c.Release == nil || c.Release.Record == "" {
 			return rejectf("invalid", "release command without record")
@@ -368,6 +377,9 @@ func fill(fa *Facts) {
 	}
 	if fa.Releases == nil {
 		fa.Releases = map[string]uint64{}
+	}
+	if fa.Nodes == nil {
+		fa.Nodes = map[string]NodeInfo{}
 	}
 }
 

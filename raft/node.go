@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
@@ -18,11 +20,25 @@ import (
 	"github.com/switchboard-dns/switchboard/config"
 )
 
-// Peer is a member of a static bootstrap.
+// Peer is a voter of a static bootstrap.
 type Peer struct {
 	ID   string
-	Addr string // Raft address
+	Addr string // advertised Raft address
 }
+
+// Admission says what a node without Raft state does at start.
+type Admission int
+
+const (
+	// AdmitSingle bootstraps a cluster of this node alone.
+	AdmitSingle Admission = iota
+	// AdmitStatic bootstraps with Options.Peers once every peer answers,
+	// or joins through them if they already run a cluster.
+	AdmitStatic
+	// AdmitJoin asks Options.JoinAddrs (or, if empty, the address given to
+	// [Node.Join]) to be added.
+	AdmitJoin
+)
 
 // Options configure a [Node].
 type Options struct {
@@ -34,15 +50,21 @@ type Options struct {
 	// to the bound address).
 	Listen    string
 	Advertise string
+	// Source, when valid, is the local address of connections this node
+	// opens to others.
+	Source netip.Addr
 	// TLS, when set, is the mutual-TLS configuration for every node
-	// connection (server and client sides); nil means plain TCP.
+	// connection (server and client sides, see [LoadTLS]); nil means plain
+	// TCP.
 	TLS *tls.Config
-	// Peers lists the voters of a static bootstrap. Empty with Join false
-	// bootstraps a single-node cluster.
-	Peers []Peer
-	// Join, when set, means the node waits to be added by an existing
-	// member instead of bootstrapping.
-	Join bool
+	// Admission, Peers and JoinAddrs decide how a node without state
+	// becomes a member.
+	Admission Admission
+	Peers     []Peer
+	JoinAddrs []string
+	// Voter is false for an observer node: a Raft non-voter that adds a
+	// vantage point without growing the quorum.
+	Voter bool
 	// Timeouts set Raft's timing.
 	Timeouts config.RaftTimeouts
 	// SnapshotThreshold is how many entries trigger a snapshot (default
@@ -61,18 +83,27 @@ type Options struct {
 // why the replay bound depends on it.
 const maxAppendEntries = 256
 
+// ErrNotStarted: the node has no Raft state yet and waits to be admitted.
+var ErrNotStarted = errors.New("raft: not a member yet")
+
 // Node is one member of the Raft cluster.
 type Node struct {
 	opts   Options
-	raft   *hraft.Raft
+	rc     *hraft.Config
 	fsm    *FSM
 	store  *commitStore
+	snaps  hraft.SnapshotStore
 	trans  *hraft.NetworkTransport
 	mux    *mux
 	fwd    *forwarder
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// r is nil until the node is admitted and Raft starts.
+	r       atomic.Pointer[hraft.Raft]
+	startMu sync.Mutex
+	started chan struct{} // closed when r is set
 
 	obsCh chan hraft.Observation
 	obs   *hraft.Observer
@@ -83,6 +114,8 @@ type Node struct {
 	contactMu sync.Mutex
 	contact   map[string]PeerContact
 
+	joinReq chan string // addresses given to Join while waiting
+
 	wg sync.WaitGroup
 }
 
@@ -90,13 +123,17 @@ type Node struct {
 type PeerContact struct {
 	// Failing is set while heartbeats to the peer fail.
 	Failing bool
-	// LastContact is the last successful contact the leader recorded.
-	LastContact time.Time
+	// Since is when contact was last good: the last successful heartbeat,
+	// or when this node started to lead if it never reached the peer.
+	Since time.Time
 }
 
-// Open starts the node: stores, transport, Raft. A node with existing state
-// resumes from it (replaying committed entries at once); a new node
-// bootstraps as Options say.
+// Open starts the node. A node with Raft state resumes at once, with its
+// committed entries replayed into the FSM before Open returns. A node
+// without state is admitted as Options.Admission says: a single node
+// bootstraps at once; a static or joining node waits in the background
+// until its peers answer, and meanwhile serves the node channel (so peers
+// can see it) and reports [ErrNotStarted] for writes.
 func Open(opts Options) (*Node, error) {
 	if opts.FSM == nil || opts.ID == "" || opts.DataDir == "" || opts.Listen == "" {
 		return nil, errors.New("raft: Open needs ID, DataDir, Listen and FSM")
@@ -121,47 +158,14 @@ func Open(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft: snapshot store: %w", err)
 	}
-	store, err := openCommitStore(opts.DataDir, snaps, 128*maxAppendEntries-1)
+	store, err := openCommitStore(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("raft: listen: %w", err)
+	fail := func(err error) (*Node, error) {
+		_ = store.Close()
+		return nil, err
 	}
-	adv := ln.Addr()
-	if opts.Advertise != "" && opts.Advertise != opts.Listen {
-		a, err := net.ResolveTCPAddr("tcp", opts.Advertise)
-		if err != nil {
-			ln.Close()
-			store.Close()
-			return nil, fmt.Errorf("raft: advertise address: %w", err)
-		}
-		adv = a
-	}
-	if tcp, ok := adv.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
-		ln.Close()
-		store.Close()
-		return nil, fmt.Errorf("raft: listening on %s needs an advertise address others can dial", adv)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	n := &Node{
-		opts: opts, fsm: opts.FSM, store: store, log: log, ctx: ctx, cancel: cancel,
-		fwd:           &forwarder{tls: opts.TLS},
-		leaderChanged: make(chan struct{}),
-		contact:       map[string]PeerContact{},
-	}
-	n.mux = newMux(ln, adv, opts.TLS, log)
-	n.mux.forward = n.serveForward
-	n.trans = hraft.NewNetworkTransportWithConfig(&hraft.NetworkTransportConfig{
-		Stream:  &streamLayer{m: n.mux},
-		MaxPool: 3,
-		Timeout: 10 * time.Second,
-		Logger:  newHCLogger(log),
-	})
-	go n.mux.serve()
-
 	rc := hraft.DefaultConfig()
 	rc.LocalID = hraft.ServerID(opts.ID)
 	rc.Logger = newHCLogger(log)
@@ -173,46 +177,85 @@ func Open(opts Options) (*Node, error) {
 	rc.TrailingLogs = opts.TrailingLogs
 	rc.SnapshotInterval = opts.SnapshotInterval
 	rc.MaxAppendEntries = maxAppendEntries
-	rc.RestoreCommittedLogs = true
 	rc.NoLegacyTelemetry = true
 	if err := hraft.ValidateConfig(rc); err != nil {
-		n.closeTransport()
-		store.Close()
-		return nil, fmt.Errorf("raft: config: %w", err)
+		return fail(fmt.Errorf("raft: config: %w", err))
 	}
-
 	has, err := hraft.HasExistingState(store, store, snaps)
 	if err != nil {
-		n.closeTransport()
-		store.Close()
-		return nil, fmt.Errorf("raft: read state: %w", err)
+		return fail(fmt.Errorf("raft: read state: %w", err))
 	}
-	applied := n.fsm.Subscribe()
-	r, err := hraft.NewRaft(rc, n.fsm, store, store, snaps, n.trans)
+	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
-		n.closeTransport()
-		store.Close()
-		return nil, fmt.Errorf("raft: start: %w", err)
+		return fail(fmt.Errorf("raft: listen: %w", err))
 	}
-	n.raft = r
-	// NewRaft queues the replay of committed entries for the FSM
-	// goroutine it starts last; wait for it, so that the caller serves the
-	// last committed state as soon as Open returns.
-	if to := store.replayTo.Load(); to > 0 {
-		timeout := time.NewTimer(time.Minute)
-	wait:
-		for n.fsm.AppliedIndex() < to {
-			select {
-			case <-applied:
-			case <-timeout.C:
-				log.Warn("replay of committed entries is slow; serving what is applied", "applied", n.fsm.AppliedIndex(), "want", to)
-				break wait
-			}
+	adv := ln.Addr()
+	if opts.Advertise != "" && opts.Advertise != opts.Listen {
+		a, err := net.ResolveTCPAddr("tcp", opts.Advertise)
+		if err != nil {
+			ln.Close()
+			return fail(fmt.Errorf("raft: advertise address: %w", err))
 		}
-		timeout.Stop()
-		log.Info("replayed committed entries", "index", n.fsm.AppliedIndex())
+		adv = a
 	}
-	n.fsm.Unsubscribe(applied)
+	if tcp, ok := adv.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		ln.Close()
+		return fail(fmt.Errorf("raft: listening on %s needs an advertise address others can dial", adv))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		opts: opts, rc: rc, fsm: opts.FSM, store: store, snaps: snaps, log: log, ctx: ctx, cancel: cancel,
+		fwd:           &forwarder{tls: opts.TLS, source: opts.Source},
+		started:       make(chan struct{}),
+		leaderChanged: make(chan struct{}),
+		contact:       map[string]PeerContact{},
+		joinReq:       make(chan string, 1),
+	}
+	n.mux = newMux(ln, adv, opts.TLS, opts.Source, log)
+	n.mux.forward = n.serveForward
+	n.trans = hraft.NewNetworkTransportWithConfig(&hraft.NetworkTransportConfig{
+		Stream:  &streamLayer{m: n.mux},
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  newHCLogger(log),
+	})
+	go n.mux.serve()
+
+	switch {
+	case has:
+		if err := n.start(nil); err != nil {
+			n.closeTransport()
+			return fail(err)
+		}
+	case opts.Admission == AdmitSingle:
+		self := []hraft.Server{{ID: rc.LocalID, Address: hraft.ServerAddress(adv.String()), Suffrage: hraft.Voter}}
+		if err := n.start(self); err != nil {
+			n.closeTransport()
+			return fail(err)
+		}
+	default:
+		n.wg.Add(1)
+		go n.admit()
+	}
+	return n, nil
+}
+
+// start creates the Raft instance; bootstrap, when not nil, is the initial
+// configuration of a new cluster.
+func (n *Node) start(bootstrap []hraft.Server) error {
+	n.startMu.Lock()
+	defer n.startMu.Unlock()
+	if n.r.Load() != nil {
+		return nil
+	}
+	if n.ctx.Err() != nil {
+		return errors.New("raft: node is shutting down")
+	}
+	r, err := hraft.NewRaft(n.rc, n.fsm, n.store, n.store, n.snaps, n.trans)
+	if err != nil {
+		return fmt.Errorf("raft: start: %w", err)
+	}
+	n.replayCommitted()
 	n.obsCh = make(chan hraft.Observation, 64)
 	n.obs = hraft.NewObserver(n.obsCh, false, func(o *hraft.Observation) bool {
 		switch o.Data.(type) {
@@ -222,28 +265,212 @@ func Open(opts Options) (*Node, error) {
 		return false
 	})
 	r.RegisterObserver(n.obs)
-	n.wg.Add(1)
-	go n.watch()
-	n.wg.Add(1)
-	go n.snapshotConfigurations()
-	n.wg.Add(1)
+	if bootstrap != nil {
+		if err := r.BootstrapCluster(hraft.Configuration{Servers: bootstrap}).Error(); err != nil && !errors.Is(err, hraft.ErrCantBootstrap) {
+			_ = r.Shutdown().Error()
+			return fmt.Errorf("raft: bootstrap: %w", err)
+		}
+		n.log.Info("bootstrapped cluster", "servers", len(bootstrap))
+	}
+	n.r.Store(r)
+	close(n.started)
+	n.mux.raftReady.Store(true)
+	n.wg.Add(3)
+	go n.watch(r)
+	go n.snapshotConfigurations(r)
 	go n.persistApplied()
+	return nil
+}
 
-	if !has && !opts.Join {
-		servers := []hraft.Server{{ID: rc.LocalID, Address: hraft.ServerAddress(adv.String()), Suffrage: hraft.Voter}}
-		if len(opts.Peers) > 0 {
-			servers = servers[:0]
-			for _, p := range opts.Peers {
-				servers = append(servers, hraft.Server{ID: hraft.ServerID(p.ID), Address: hraft.ServerAddress(p.Addr), Suffrage: hraft.Voter})
+// replayCommitted applies the entries this node knows to be committed
+// (up to the persisted commit index) right after NewRaft has restored the
+// newest snapshot, so that a restarted node serves its last committed
+// state at once, before it hears from a leader. Raft delivers the same
+// entries again later; the FSM skips what it has applied. See
+// [commitStore].
+func (n *Node) replayCommitted() {
+	to := n.store.CommitIndex()
+	from := n.fsm.AppliedIndex() + 1
+	if to < from {
+		return
+	}
+	replayed := 0
+	for i := from; i <= to; i++ {
+		var l hraft.Log
+		if err := n.store.GetLog(i, &l); err != nil {
+			n.log.Warn("replay of committed entries stopped early; the rest comes from the leader", "index", i, "error", err)
+			break
+		}
+		if l.Type == hraft.LogCommand {
+			n.fsm.Apply(&l)
+			replayed++
+		}
+	}
+	n.log.Info("replayed committed entries", "from", from, "to", to, "commands", replayed, "applied", n.fsm.AppliedIndex())
+}
+
+// raft returns the Raft instance, or nil before admission.
+func (n *Node) raft() *hraft.Raft { return n.r.Load() }
+
+// Started returns a channel closed once the node is a member and Raft runs.
+func (n *Node) Started() <-chan struct{} { return n.started }
+
+// admit makes a node without state a member: a static node bootstraps
+// with its peers once all of them answer and none runs a cluster yet, and
+// otherwise joins through them; a joining node asks its join addresses, or
+// waits for [Node.Join].
+func (n *Node) admit() {
+	defer n.wg.Done()
+	backoff := 200 * time.Millisecond
+	lastLog := time.Time{}
+	for {
+		done, err := n.admitOnce()
+		if done {
+			return
+		}
+		if err != nil && time.Since(lastLog) > 5*time.Second {
+			n.log.Warn("waiting to become a cluster member", "error", err)
+			lastLog = time.Now()
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-n.ctx.Done():
+			t.Stop()
+			return
+		case addr := <-n.joinReq:
+			t.Stop()
+			n.opts.JoinAddrs = append([]string{addr}, n.opts.JoinAddrs...)
+		case <-t.C:
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// admitOnce makes one admission attempt.
+func (n *Node) admitOnce() (done bool, err error) {
+	switch n.opts.Admission {
+	case AdmitStatic:
+		var pinged []*pingResponse
+		var errs []error
+		for _, p := range n.opts.Peers {
+			if p.ID == n.opts.ID {
+				continue
+			}
+			pr, err := n.ping(p.Addr)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("peer %s at %s: %w", p.ID, p.Addr, err))
+				continue
+			}
+			pinged = append(pinged, pr)
+		}
+		for _, pr := range pinged {
+			if pr.Established {
+				return n.joinThrough([]string{pr.Addr})
 			}
 		}
-		if err := r.BootstrapCluster(hraft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, hraft.ErrCantBootstrap) {
-			_ = n.Shutdown()
-			return nil, fmt.Errorf("raft: bootstrap: %w", err)
+		if len(errs) > 0 {
+			return false, fmt.Errorf("static bootstrap waits for every voter: %w", errors.Join(errs...))
 		}
-		log.Info("bootstrapped cluster", "servers", len(servers))
+		var servers []hraft.Server
+		for _, p := range n.opts.Peers {
+			servers = append(servers, hraft.Server{ID: hraft.ServerID(p.ID), Address: hraft.ServerAddress(p.Addr), Suffrage: hraft.Voter})
+		}
+		if err := n.start(servers); err != nil {
+			return false, err
+		}
+		return true, nil
+	case AdmitJoin:
+		if len(n.opts.JoinAddrs) == 0 {
+			return false, errors.New("no join address yet: run `switchboard cluster join ADDR` on this node")
+		}
+		return n.joinThrough(n.opts.JoinAddrs)
 	}
-	return n, nil
+	return true, nil
+}
+
+// joinThrough asks the members at addrs (the first that answers) to add
+// this node, and starts Raft once the leader has.
+func (n *Node) joinThrough(addrs []string) (bool, error) {
+	var errs []error
+	for _, a := range addrs {
+		ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+		resp, err := n.fwd.do(ctx, a, &fwdRequest{Op: opJoin, ID: n.opts.ID, Addr: n.Addr(), Voter: n.opts.Voter})
+		cancel()
+		if err == nil && resp.Err != nil {
+			err = resp.Err
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("join through %s: %w", a, err))
+			continue
+		}
+		if err := n.start(nil); err != nil {
+			return false, err
+		}
+		n.log.Info("joined the cluster", "through", a, "voter", n.opts.Voter)
+		return true, nil
+	}
+	return false, errors.Join(errs...)
+}
+
+// Join asks the member at addr to add this node. It is for a node waiting
+// to join (no state, [AdmitJoin]); a node that is already a member gets
+// [ErrConflict]. It returns once the node is a member or ctx ends.
+func (n *Node) Join(ctx context.Context, addr string) error {
+	if n.raft() != nil {
+		return rejectf("conflict", "node %s is already a cluster member; to move it to another cluster, stop it and wipe its data dir", n.opts.ID)
+	}
+	if n.opts.Admission != AdmitJoin {
+		return rejectf("conflict", "node %s admits itself by static bootstrap; join applies to nodes configured with cluster.join", n.opts.ID)
+	}
+	select {
+	case n.joinReq <- addr:
+	default:
+	}
+	select {
+	case <-n.started:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("raft: join through %s: %w", addr, ctx.Err())
+	}
+}
+
+// pingResponse tells a node without state what a peer knows.
+type pingResponse struct {
+	ID   string `json:"id"`
+	Addr string `json:"addr"`
+	// Established: the peer runs a cluster with committed entries beyond
+	// its bootstrap, or has a leader.
+	Established bool   `json:"established"`
+	Leader      string `json:"leader,omitempty"`
+	LastIndex   uint64 `json:"last_index"`
+}
+
+func (n *Node) ping(addr string) (*pingResponse, error) {
+	ctx, cancel := context.WithTimeout(n.ctx, 3*time.Second)
+	defer cancel()
+	resp, err := n.fwd.do(ctx, addr, &fwdRequest{Op: opPing})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Err != nil {
+		return nil, resp.Err
+	}
+	if resp.Ping == nil {
+		return nil, errors.New("empty ping answer")
+	}
+	return resp.Ping, nil
+}
+
+func (n *Node) pingAnswer() *pingResponse {
+	pr := &pingResponse{ID: n.opts.ID, Addr: n.Addr()}
+	r := n.raft()
+	if r == nil {
+		return pr
+	}
+	pr.LastIndex = r.LastIndex()
+	pr.Leader, _ = n.Leader()
+	pr.Established = pr.Leader != "" || pr.LastIndex > 1
+	return pr
 }
 
 func (n *Node) closeTransport() {
@@ -253,8 +480,9 @@ func (n *Node) closeTransport() {
 
 // watch follows Raft observations: leader changes wake waiting proposals,
 // heartbeat failures and resumptions feed [Node.Contacts].
-func (n *Node) watch() {
+func (n *Node) watch(r *hraft.Raft) {
 	defer n.wg.Done()
+	var leadingSince time.Time
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -266,14 +494,26 @@ func (n *Node) watch() {
 				close(n.leaderChanged)
 				n.leaderChanged = make(chan struct{})
 				n.leaderMu.Unlock()
+				n.contactMu.Lock()
+				clear(n.contact) // a new leader learns contact afresh
+				n.contactMu.Unlock()
+				if string(d.LeaderID) == n.opts.ID {
+					leadingSince = time.Now()
+				}
 				n.log.Info("leader changed", "leader", string(d.LeaderID), "addr", string(d.LeaderAddr))
 			case hraft.FailedHeartbeatObservation:
+				since := d.LastContact
+				if since.Before(leadingSince) {
+					since = leadingSince
+				}
 				n.contactMu.Lock()
-				n.contact[string(d.PeerID)] = PeerContact{Failing: true, LastContact: d.LastContact}
+				if c, ok := n.contact[string(d.PeerID)]; !ok || !c.Failing {
+					n.contact[string(d.PeerID)] = PeerContact{Failing: true, Since: since}
+				}
 				n.contactMu.Unlock()
 			case hraft.ResumedHeartbeatObservation:
 				n.contactMu.Lock()
-				n.contact[string(d.PeerID)] = PeerContact{LastContact: time.Now()}
+				n.contact[string(d.PeerID)] = PeerContact{Since: time.Now()}
 				n.contactMu.Unlock()
 			case hraft.PeerObservation:
 				if d.Removed {
@@ -290,7 +530,7 @@ func (n *Node) watch() {
 // configuration is newer than the latest snapshot and already applied, so
 // that a restart replays its committed entries at once (see commitStore for
 // why a configuration entry after the snapshot stops the replay).
-func (n *Node) snapshotConfigurations() {
+func (n *Node) snapshotConfigurations(r *hraft.Raft) {
 	defer n.wg.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -301,11 +541,11 @@ func (n *Node) snapshotConfigurations() {
 		case <-t.C:
 		}
 		cfg := n.store.LastConfigurationIndex()
-		snap, err := strconv.ParseUint(n.raft.Stats()["last_snapshot_index"], 10, 64)
-		if err != nil || cfg <= snap || n.raft.AppliedIndex() <= max(cfg, snap) {
+		snap, err := strconv.ParseUint(r.Stats()["last_snapshot_index"], 10, 64)
+		if err != nil || cfg <= snap || r.AppliedIndex() <= max(cfg, snap) {
 			continue
 		}
-		if err := n.raft.Snapshot().Error(); err != nil {
+		if err := r.Snapshot().Error(); err != nil {
 			n.log.Debug("snapshot after a configuration change failed", "error", err)
 		}
 	}
@@ -328,8 +568,8 @@ func (n *Node) persistApplied() {
 	}
 }
 
-// Contacts returns the leader's view of heartbeat failures per peer; peers
-// without trouble are absent or not Failing.
+// Contacts returns the leader's view of its contact with each peer that
+// has had trouble; peers absent from the map are in good contact.
 func (n *Node) Contacts() map[string]PeerContact {
 	n.contactMu.Lock()
 	defer n.contactMu.Unlock()
@@ -350,6 +590,9 @@ func (n *Node) LeaderChanged() <-chan struct{} {
 // ID returns the node's id.
 func (n *Node) ID() string { return n.opts.ID }
 
+// Voter reports whether the node is configured as a voter.
+func (n *Node) Voter() bool { return n.opts.Voter }
+
 // Addr returns the address other nodes dial.
 func (n *Node) Addr() string { return n.mux.advertise.String() }
 
@@ -357,11 +600,19 @@ func (n *Node) Addr() string { return n.mux.advertise.String() }
 func (n *Node) FSM() *FSM { return n.fsm }
 
 // IsLeader reports whether this node is the leader now.
-func (n *Node) IsLeader() bool { return n.raft.State() == hraft.Leader }
+func (n *Node) IsLeader() bool {
+	r := n.raft()
+	return r != nil && r.State() == hraft.Leader
+}
 
-// State returns "leader", "follower", "candidate" or "shutdown".
+// State returns "leader", "follower", "candidate", "joining" (waiting to
+// be admitted) or "shutdown".
 func (n *Node) State() string {
-	switch n.raft.State() {
+	r := n.raft()
+	if r == nil {
+		return "joining"
+	}
+	switch r.State() {
 	case hraft.Leader:
 		return "leader"
 	case hraft.Follower:
@@ -374,15 +625,25 @@ func (n *Node) State() string {
 
 // Leader returns the current leader's id and address, empty when unknown.
 func (n *Node) Leader() (id, addr string) {
-	a, i := n.raft.LeaderWithID()
+	r := n.raft()
+	if r == nil {
+		return "", ""
+	}
+	a, i := r.LeaderWithID()
 	return string(i), string(a)
 }
 
 // LastContact returns when a follower last heard from the leader.
-func (n *Node) LastContact() time.Time { return n.raft.LastContact() }
+func (n *Node) LastContact() time.Time {
+	r := n.raft()
+	if r == nil {
+		return time.Time{}
+	}
+	return r.LastContact()
+}
 
 // AppliedIndex returns the last index applied to the FSM.
-func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
+func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 
 // Member is a server in the Raft configuration.
 type Member struct {
@@ -393,7 +654,11 @@ type Member struct {
 
 // Members returns the current Raft configuration.
 func (n *Node) Members() ([]Member, error) {
-	f := n.raft.GetConfiguration()
+	r := n.raft()
+	if r == nil {
+		return nil, ErrNotStarted
+	}
+	f := r.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return nil, fmt.Errorf("raft: configuration: %w", err)
 	}
@@ -407,7 +672,11 @@ func (n *Node) Members() ([]Member, error) {
 // VerifyLeader confirms, by a round of heartbeats, that this node is still
 // the leader. The reconciler calls it before every provider write.
 func (n *Node) VerifyLeader(ctx context.Context) error {
-	f := n.raft.VerifyLeader()
+	r := n.raft()
+	if r == nil {
+		return ErrNotLeader
+	}
+	f := r.VerifyLeader()
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -423,10 +692,10 @@ func (n *Node) VerifyLeader(ctx context.Context) error {
 
 // Propose commits a command and returns its log index once it is applied
 // on the leader. Followers forward it to the leader over the node channel.
-// While there is no leader (an election, a lost quorum) it retries until
-// ctx's deadline (10 s when ctx has none), then fails with [ErrNoLeader].
-// A command the FSM rejects returns an *[ApplyError] wrapping
-// [ErrConflict] or [ErrInvalid], never retried.
+// While there is no leader (an election, a lost quorum, a node still
+// joining) it retries until ctx's deadline (10 s when ctx has none), then
+// fails with [ErrNoLeader]. A command the FSM rejects returns an
+// *[ApplyError] wrapping [ErrConflict] or [ErrInvalid], never retried.
 func (n *Node) Propose(ctx context.Context, cmd *Command) (uint64, error) {
 	return n.retry(ctx, func(ctx context.Context) (uint64, error) {
 		if n.IsLeader() {
@@ -436,24 +705,14 @@ func (n *Node) Propose(ctx context.Context, cmd *Command) (uint64, error) {
 	})
 }
 
-// AddServer adds a node to the cluster as a voter or non-voter (an
-// observer that adds a vantage point without growing the quorum). Forwarded
-// to the leader.
-func (n *Node) AddServer(ctx context.Context, id, addr string, voter bool) error {
+// Remove takes a node out of the cluster: its Raft membership, its votes
+// and its registration. An operator removes a node that is gone for good,
+// or one that lost its data dir, so that it can join again as a new
+// member. Forwarded to the leader.
+func (n *Node) Remove(ctx context.Context, id string) error {
 	_, err := n.retry(ctx, func(ctx context.Context) (uint64, error) {
 		if n.IsLeader() {
-			return 0, n.addServerLocal(id, addr, voter, timeoutOf(ctx))
-		}
-		return n.forwardTo(ctx, &fwdRequest{Op: opJoin, ID: id, Addr: addr, Voter: voter})
-	})
-	return err
-}
-
-// RemoveServer removes a node from the cluster. Forwarded to the leader.
-func (n *Node) RemoveServer(ctx context.Context, id string) error {
-	_, err := n.retry(ctx, func(ctx context.Context) (uint64, error) {
-		if n.IsLeader() {
-			return 0, n.removeServerLocal(id, timeoutOf(ctx))
+			return 0, n.removeLocal(ctx, id)
 		}
 		return n.forwardTo(ctx, &fwdRequest{Op: opRemove, ID: id})
 	})
@@ -497,6 +756,8 @@ func (n *Node) retry(ctx context.Context, op func(context.Context) (uint64, erro
 			return 0, fmt.Errorf("raft: node shutting down: %w", last)
 		case <-changed:
 			t.Stop()
+		case <-n.started:
+			t.Stop()
 		case <-t.C:
 		}
 		backoff = min(backoff*2, 500*time.Millisecond)
@@ -508,7 +769,7 @@ func retryable(err error) bool {
 	switch {
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrInvalid):
 		return false
-	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, errTransport),
+	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, errTransport), errors.Is(err, ErrNotStarted),
 		errors.Is(err, hraft.ErrNotLeader), errors.Is(err, hraft.ErrLeadershipLost),
 		errors.Is(err, hraft.ErrLeadershipTransferInProgress), errors.Is(err, hraft.ErrEnqueueTimeout):
 		return true
@@ -517,6 +778,9 @@ func retryable(err error) bool {
 }
 
 func (n *Node) forwardTo(ctx context.Context, req *fwdRequest) (uint64, error) {
+	if n.raft() == nil {
+		return 0, ErrNotStarted
+	}
 	_, addr := n.Leader()
 	if addr == "" {
 		return 0, ErrNoLeader
@@ -535,11 +799,15 @@ func (n *Node) forwardTo(ctx context.Context, req *fwdRequest) (uint64, error) {
 }
 
 func (n *Node) applyLocal(ctx context.Context, cmd *Command) (uint64, error) {
+	r := n.raft()
+	if r == nil {
+		return 0, ErrNotStarted
+	}
 	data, err := cmd.encode()
 	if err != nil {
 		return 0, err
 	}
-	f := n.raft.Apply(data, timeoutOf(ctx))
+	f := r.Apply(data, timeoutOf(ctx))
 	if err := f.Error(); err != nil {
 		return 0, fmt.Errorf("raft: apply %s: %w", cmd.Type, err)
 	}
@@ -549,42 +817,110 @@ func (n *Node) applyLocal(ctx context.Context, cmd *Command) (uint64, error) {
 	return f.Index(), nil
 }
 
-func (n *Node) addServerLocal(id, addr string, voter bool, timeout time.Duration) error {
+// addLocal admits a node, on the leader. A node already in the
+// configuration is accepted only if it never registered (a static peer
+// starting for the first time); one that registered has run before, and
+// asking to join means it lost its data: it must be removed first, or it
+// could vote twice in a term it had voted in.
+func (n *Node) addLocal(id, addr string, voter bool, timeout time.Duration) error {
+	r := n.raft()
+	if r == nil {
+		return ErrNotStarted
+	}
 	if id == "" || addr == "" {
 		return rejectf("invalid", "join needs an id and an address")
 	}
+	members, err := n.Members()
+	if err != nil {
+		return err
+	}
+	var registered bool
+	n.fsm.Read(func(f *Facts, _ *Memory, _ uint64) { _, registered = f.Nodes[id] })
+	for _, m := range members {
+		if m.ID != id {
+			continue
+		}
+		if registered {
+			return rejectf("conflict", "node %s is a member that has run before; if it lost its data dir, remove it first (switchboard cluster remove %s), then it joins as a new member", id, id)
+		}
+		if m.Addr != addr || m.Voter != voter {
+			return rejectf("conflict", "node %s is a member at %s (voter %v); it asked to join at %s (voter %v)", id, m.Addr, m.Voter, addr, voter)
+		}
+		return nil // listed in the bootstrap, starting for the first time
+	}
 	var f hraft.IndexFuture
 	if voter {
-		f = n.raft.AddVoter(hraft.ServerID(id), hraft.ServerAddress(addr), 0, timeout)
+		f = r.AddVoter(hraft.ServerID(id), hraft.ServerAddress(addr), 0, timeout)
 	} else {
-		f = n.raft.AddNonvoter(hraft.ServerID(id), hraft.ServerAddress(addr), 0, timeout)
+		f = r.AddNonvoter(hraft.ServerID(id), hraft.ServerAddress(addr), 0, timeout)
 	}
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("raft: add %s: %w", id, err)
 	}
+	n.log.Info("added a member", "id", id, "addr", addr, "voter", voter)
 	return nil
 }
 
-func (n *Node) removeServerLocal(id string, timeout time.Duration) error {
+// removeLocal removes a node on the leader: membership first, then its
+// votes and registration.
+func (n *Node) removeLocal(ctx context.Context, id string) error {
+	r := n.raft()
+	if r == nil {
+		return ErrNotStarted
+	}
 	if id == "" {
 		return rejectf("invalid", "remove needs an id")
 	}
-	if err := n.raft.RemoveServer(hraft.ServerID(id), 0, timeout).Error(); err != nil {
-		return fmt.Errorf("raft: remove %s: %w", id, err)
+	members, err := n.Members()
+	if err != nil {
+		return err
 	}
-	return nil
+	found := false
+	for _, m := range members {
+		found = found || m.ID == id
+	}
+	var known bool
+	n.fsm.Read(func(f *Facts, _ *Memory, _ uint64) {
+		_, o := f.Observers[id]
+		_, r := f.Nodes[id]
+		known = o || r
+	})
+	if !found && !known {
+		return rejectf("invalid", "no member %s", id)
+	}
+	if found {
+		if err := r.RemoveServer(hraft.ServerID(id), 0, timeoutOf(ctx)).Error(); err != nil {
+			return fmt.Errorf("raft: remove %s: %w", id, err)
+		}
+		n.log.Info("removed a member", "id", id)
+	}
+	if id == n.opts.ID {
+		return nil // the leader removed itself and steps down; the next leader's view is clean
+	}
+	_, err = n.applyLocal(ctx, &Command{Type: CmdObserver, At: time.Now(), By: n.opts.ID, Observer: &ObserverChange{ID: id, Remove: true}})
+	return err
 }
 
 // Snapshot takes a snapshot now (log compaction on demand).
 func (n *Node) Snapshot() error {
-	if err := n.raft.Snapshot().Error(); err != nil {
+	r := n.raft()
+	if r == nil {
+		return ErrNotStarted
+	}
+	if err := r.Snapshot().Error(); err != nil {
 		return fmt.Errorf("raft: snapshot: %w", err)
 	}
 	return nil
 }
 
 // Stats returns hashicorp/raft's statistics.
-func (n *Node) Stats() map[string]string { return n.raft.Stats() }
+func (n *Node) Stats() map[string]string {
+	r := n.raft()
+	if r == nil {
+		return map[string]string{"state": "joining"}
+	}
+	return r.Stats()
+}
 
 // SnapshotDir returns where snapshots are kept.
 func (n *Node) SnapshotDir() string { return filepath.Join(n.opts.DataDir, "snapshots") }
@@ -593,9 +929,12 @@ func (n *Node) SnapshotDir() string { return filepath.Join(n.opts.DataDir, "snap
 func (n *Node) Shutdown() error {
 	n.cancel()
 	var errs []error
-	if n.raft != nil {
-		n.raft.DeregisterObserver(n.obs)
-		if err := n.raft.Shutdown().Error(); err != nil {
+	n.startMu.Lock()
+	r := n.raft()
+	n.startMu.Unlock()
+	if r != nil {
+		r.DeregisterObserver(n.obs)
+		if err := r.Shutdown().Error(); err != nil {
 			errs = append(errs, err)
 		}
 	}

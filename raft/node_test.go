@@ -210,7 +210,7 @@ func (b *bufSink) Close() error  { return nil }
 func TestProposeWithoutLeaderFailsClearly(t *testing.T) {
 	// A node that waits to join never has a leader: proposals retry
 	// until the deadline, then fail with ErrNoLeader.
-	n, err := raft.Open(raft.Options{ID: "lonely", DataDir: t.TempDir(), Listen: "127.0.0.1:0", Join: true, Timeouts: fastTimeouts, Logger: quietLogger(), FSM: raft.NewFSM(controller.NewDeriver())})
+	n, err := raft.Open(raft.Options{ID: "lonely", DataDir: t.TempDir(), Listen: "127.0.0.1:0", Admission: raft.AdmitJoin, Timeouts: fastTimeouts, Logger: quietLogger(), FSM: raft.NewFSM(controller.NewDeriver())})
 	if err != nil {
 		t.Fatal(err)
 	}

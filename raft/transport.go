@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
@@ -32,18 +34,26 @@ type mux struct {
 	ln        net.Listener
 	tls       *tls.Config // nil: plain TCP (insecure: true)
 	advertise net.Addr
+	source    netip.Addr // local address of outgoing connections, if set
 	log       *slog.Logger
+	// raftReady is set once Raft runs; until then Raft connections are
+	// closed at once (a node waiting for admission must not be drawn into
+	// the cluster by replication).
+	raftReady atomic.Bool
 
 	raftCh  chan net.Conn
 	forward func(net.Conn)
+	// conns are the forwarding connections being served.
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
 
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
 }
 
-func newMux(ln net.Listener, advertise net.Addr, tlsConf *tls.Config, log *slog.Logger) *mux {
-	return &mux{ln: ln, tls: tlsConf, advertise: advertise, log: log, raftCh: make(chan net.Conn, 16), closed: make(chan struct{})}
+func newMux(ln net.Listener, advertise net.Addr, tlsConf *tls.Config, source netip.Addr, log *slog.Logger) *mux {
+	return &mux{ln: ln, tls: tlsConf, advertise: advertise, source: source, log: log, raftCh: make(chan net.Conn, 16), closed: make(chan struct{})}
 }
 
 func (m *mux) serve() {
@@ -91,16 +101,21 @@ func (m *mux) dispatch(c net.Conn) {
 	_ = c.SetDeadline(time.Time{})
 	switch b[0] {
 	case connRaft:
+		if !m.raftReady.Load() {
+			_ = c.Close()
+			return
+		}
 		select {
 		case m.raftCh <- c:
 		case <-m.closed:
 			_ = c.Close()
 		}
 	case connForward:
-		if m.forward == nil {
+		if m.forward == nil || !m.track(c) {
 			_ = c.Close()
 			return
 		}
+		defer m.untrack(c)
 		m.forward(c)
 	default:
 		m.log.Warn("refused node connection: unknown type", "remote", c.RemoteAddr().String(), "type", b[0])
@@ -108,17 +123,50 @@ func (m *mux) dispatch(c net.Conn) {
 	}
 }
 
+// track records a forwarding connection so that close can end it (a
+// peer keeps them open and idle between requests); it reports false once
+// the mux is closing.
+func (m *mux) track(c net.Conn) bool {
+	m.connsMu.Lock()
+	defer m.connsMu.Unlock()
+	select {
+	case <-m.closed:
+		return false
+	default:
+	}
+	if m.conns == nil {
+		m.conns = map[net.Conn]struct{}{}
+	}
+	m.conns[c] = struct{}{}
+	return true
+}
+
+func (m *mux) untrack(c net.Conn) {
+	m.connsMu.Lock()
+	defer m.connsMu.Unlock()
+	delete(m.conns, c)
+}
+
 func (m *mux) close() {
 	m.closeOnce.Do(func() {
+		m.connsMu.Lock()
 		close(m.closed)
+		for c := range m.conns {
+			_ = c.Close()
+		}
+		m.connsMu.Unlock()
 		_ = m.ln.Close()
 	})
 	m.wg.Wait()
 }
 
-// dial opens a connection of the given type to a node.
-func dialNode(addr string, kind byte, tlsConf *tls.Config, timeout time.Duration) (net.Conn, error) {
+// dialNode opens a connection of the given type to a node, from source
+// when it is set.
+func dialNode(addr string, kind byte, tlsConf *tls.Config, source netip.Addr, timeout time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout}
+	if source.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: source.AsSlice()}
+	}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -169,5 +217,5 @@ func (s *streamLayer) Close() error {
 func (s *streamLayer) Addr() net.Addr { return s.m.advertise }
 
 func (s *streamLayer) Dial(address hraft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialNode(string(address), connRaft, s.m.tls, timeout)
+	return dialNode(string(address), connRaft, s.m.tls, s.m.source, timeout)
 }

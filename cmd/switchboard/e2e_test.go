@@ -171,8 +171,15 @@ func (p *proc) stop(grace time.Duration) {
 	select {
 	case <-done:
 	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-done
+		// SIGQUIT makes the Go runtime print every goroutine's stack:
+		// the log then shows where shutdown hung.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-done
+		}
 		p.t.Errorf("switchboard (pid %d) did not exit within %s of SIGTERM", p.cmd.Process.Pid, grace)
 	}
 }

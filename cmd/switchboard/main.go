@@ -82,6 +82,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newDemoCmd(g),
 		newApplyCmd(g),
 		newStatusCmd(g),
+		newClusterCmd(g),
 	)
 	return root
 }

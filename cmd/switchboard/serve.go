@@ -82,16 +82,12 @@ type runningNode struct {
 func startNode(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, ov nodeOverrides) (_ *runningNode, err error) {
 	log = log.With("node", cfg.Node.ID)
 	fsm := raft.NewFSM(controller.NewDeriver())
-	timing := cfg.Cluster.Timing.Resolve()
-	rn, err := raft.Open(raft.Options{
-		ID:        cfg.Node.ID,
-		DataDir:   cfg.Node.DataDir,
-		Listen:    cfg.Node.RaftListen,
-		Advertise: cfg.Node.RaftAdvertise,
-		Timeouts:  timing,
-		Logger:    log,
-		FSM:       fsm,
-	})
+	ropts, err := raftOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	ropts.FSM = fsm
+	rn, err := raft.Open(ropts)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +115,10 @@ func startNode(ctx context.Context, cfg *config.Config, source string, log *slog
 		PolicySource:    source,
 		Logger:          log,
 		OnState:         ov.onState,
+		Info: &raft.NodeInfo{
+			Raft: rn.Addr(), API: cfg.Node.APIListen,
+			Cloud: cfg.Node.Cloud, Region: cfg.Node.Region, Voter: ropts.Voter,
+		},
 	})
 	if err := node.Sync(); err != nil {
 		return nil, err
@@ -178,4 +178,62 @@ func bootstrapPolicy(cfg *config.Config) *config.Policy {
 		return nil
 	}
 	return &p
+}
+
+// raftOptions turns the node and cluster sections into Raft options:
+// how a node without state becomes a member, mutual TLS, timing, the
+// source address of node connections.
+//
+//   - no peers, no join, not an observer: a single node that bootstraps
+//     itself;
+//   - listed among the peers: a static bootstrap once every peer answers
+//     (or a join through them if they already run a cluster);
+//   - otherwise (join addresses, or an observer): join through the join
+//     addresses, or the peers' Raft addresses.
+func raftOptions(cfg *config.Config, log *slog.Logger) (raft.Options, error) {
+	c := cfg.Cluster
+	o := raft.Options{
+		ID:        cfg.Node.ID,
+		DataDir:   cfg.Node.DataDir,
+		Listen:    cfg.Node.RaftListen,
+		Advertise: cfg.Node.RaftAdvertise,
+		Timeouts:  c.Timing.Resolve(),
+		Logger:    log,
+		Voter:     !c.Observer,
+	}
+	if cfg.Node.SourceIP != "" {
+		o.Source = netip.MustParseAddr(cfg.Node.SourceIP) // validated
+	}
+	self := false
+	for _, p := range c.Peers {
+		self = self || p.ID == cfg.Node.ID
+	}
+	switch {
+	case len(c.Peers) == 0 && len(c.Join) == 0 && !c.Observer:
+		o.Admission = raft.AdmitSingle
+	case self && !c.Observer:
+		o.Admission = raft.AdmitStatic
+		for _, p := range c.Peers {
+			o.Peers = append(o.Peers, raft.Peer{ID: p.ID, Addr: p.Raft})
+		}
+	default:
+		o.Admission = raft.AdmitJoin
+		o.JoinAddrs = append(o.JoinAddrs, c.Join...)
+		if len(o.JoinAddrs) == 0 {
+			for _, p := range c.Peers {
+				o.JoinAddrs = append(o.JoinAddrs, p.Raft)
+			}
+		}
+	}
+	switch t := c.TLS; {
+	case t.Insecure:
+		log.Warn("cluster traffic is neither encrypted nor authenticated (cluster.tls.insecure: true): anyone who reaches the Raft port can join the cluster and change its state")
+	case t.CA != "":
+		tc, err := raft.LoadTLS(t.CA, t.Cert, t.Key)
+		if err != nil {
+			return o, err
+		}
+		o.TLS = tc
+	}
+	return o, nil
 }

@@ -30,6 +30,13 @@ func newStatusCmd(g *globals) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(st)
 			}
+			var cs api.ClusterStatus
+			if err := newAPIClient(addr).do(cmd.Context(), "GET", "/v1/cluster", nil, &cs); err == nil {
+				printCluster(g.stdout, &cs)
+				fmt.Fprintln(g.stdout)
+			} else {
+				fmt.Fprintf(g.stdout, "cluster: %v\n\n", err)
+			}
 			printStatus(g.stdout, &st)
 			return nil
 		},
