@@ -59,12 +59,12 @@ type ReconcilerOptions struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Wait sleeps d or until ctx is done (default: a timer). Tests pass
-	// their own to avoid real waits in backoff.
+	// Wait sleeps d or until ctx is done (default: a timer); it paces
+	// retries and verification rounds.
 	Wait func(ctx context.Context, d time.Duration) error
 	// Backoff returns the wait before retry number attempt (1, 2, ...)
-	// of a throttled or unavailable provider; default: exponential from
-	// 200ms, capped at 30s, with full jitter over the upper half.
+	// of a throttled or unavailable provider (a provider's retry-after
+	// is honoured when longer); default [DefaultBackoff].
 	Backoff func(attempt int) time.Duration
 	// CallTimeout bounds one Read or Apply (default 30s); a provider that
 	// hangs is cut off after it and the call counts as unavailable.
@@ -186,8 +186,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // Run reconciles while this node is the leader, and waits while it is
-// not, until ctx is done. Leadership lost stops every worker at once: an
-// in-flight call is cancelled and no further write starts.
+// not, until ctx is done; it then returns ctx.Err(). Leadership lost stops
+// every worker at once: an in-flight call is cancelled and no further
+// write starts. Each term starts by reconciling every provider of every
+// zone once, so a new leader repairs what an old one left half done.
 func (r *Reconciler) Run(ctx context.Context) error {
 	sub := r.opts.Cluster.Subscribe()
 	defer r.opts.Cluster.Unsubscribe(sub)
