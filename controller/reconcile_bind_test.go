@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-dns/switchboard/providers"
 	"github.com/switchboard-dns/switchboard/providers/rfc2136"
 	"github.com/switchboard-dns/switchboard/raft"
+	"github.com/switchboard-dns/switchboard/zone"
 )
 
 // bindServer is a real BIND 9 serving example.com. on loopback, updatable
@@ -378,5 +379,40 @@ func TestStaleOldLeaderAgainstBIND(t *testing.T) {
 	}
 	if got := bindAnswer(t, b); strings.Join(got, ",") != "10.1.0.1,10.1.0.2" {
 		t.Errorf("got www %v at BIND at the end, want 10.1.0.1,10.1.0.2", got)
+	}
+}
+
+// TestFenceAdvancesAgainstBIND: a new generation that leaves the managed
+// content as it is (a static record changed) still moves BIND's fence, by
+// re-asserting one RRset (Old = New) in a fenced UPDATE, so that a
+// delayed writer between the two generations stays refused.
+func TestFenceAdvancesAgainstBIND(t *testing.T) {
+	b := startNamed(t)
+	l := newBindLeader(t, b, false)
+	l.start(t)
+	g1 := l.gen()
+	waitFor(t, 10*time.Second, "generation 1 at BIND", func() bool { return l.cluster.sync("bind", "example.com.").Verified == g1 })
+	doc := strings.Replace(strings.ReplaceAll(bindPolicy, "{ADDR}", b.addr), "    nameservers: [ns1.example.com.]\n", "    nameservers: [ns1.example.com.]\n    static: [\"info 60 IN TXT \\\"v2\\\"\"]\n", 1)
+	l.cluster.must(t, raft.Command{Type: raft.CmdPolicy, By: "test", Policy: &raft.SetPolicy{JSON: mustPolicy(t, doc).JSON()}})
+	g2 := l.gen()
+	if g2 != g1+1 {
+		t.Fatalf("got generation %d, want %d", g2, g1+1)
+	}
+	waitFor(t, 10*time.Second, "generation 2 verified at BIND", func() bool {
+		s := l.cluster.sync("bind", "example.com.")
+		return s.Verified == g2 && s.Policy == 2
+	})
+	c, err := l.prov.Read(context.Background(), "example.com.", []zone.Key{key("www.example.com.")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Fence != g2 {
+		t.Errorf("got fence %d at BIND, want %d", c.Fence, g2)
+	}
+	if got := bindAnswer(t, b); strings.Join(got, ",") != "10.0.0.1,10.0.0.2" {
+		t.Errorf("got www %v, want 10.0.0.1,10.0.0.2 unchanged", got)
+	}
+	if n := l.prov.callsFor(g2); n != 1 {
+		t.Errorf("got %d writes of generation %d, want 1 (the re-assert)", n, g2)
 	}
 }
