@@ -19,6 +19,7 @@ import (
 	"github.com/switchboard-dns/switchboard/controller"
 	"github.com/switchboard-dns/switchboard/dnsserver"
 	"github.com/switchboard-dns/switchboard/health"
+	"github.com/switchboard-dns/switchboard/providers"
 	"github.com/switchboard-dns/switchboard/raft"
 )
 
@@ -136,6 +137,21 @@ func startNode(ctx context.Context, cfg *config.Config, source string, log *slog
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The reconciler runs on every node and writes to the external
+	// providers only while this node leads.
+	rec, err := controller.NewReconciler(controller.ReconcilerOptions{
+		Node:      cfg.Node.ID,
+		Cluster:   controller.NewRaftCluster(rn),
+		Providers: controller.RegistryProviders(providerRegistry(), providers.Env{Logger: log}),
+		Registry:  reg,
+		Logger:    log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	recDone := make(chan struct{})
+	go func() { defer close(recDone); _ = rec.Run(runCtx) }()
+	cleanup = append(cleanup, func() { cancel(); <-recDone })
 	a := api.New(api.Options{Node: node, Serial: dns.Serial, Registry: reg, Logger: log, Cloud: cfg.Node.Cloud, Region: cfg.Node.Region})
 	ln, err := net.Listen("tcp", cfg.Node.APIListen)
 	if err != nil {
