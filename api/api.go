@@ -70,6 +70,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /v1/status", s.status)
 	s.mux.HandleFunc("GET /v1/policy", s.getPolicy)
 	s.mux.HandleFunc("POST /v1/policy", s.postPolicy)
+	s.mux.HandleFunc("POST /v1/plan", s.plan)
 	s.mux.HandleFunc("POST /v1/overrides", s.postOverride)
 	s.mux.HandleFunc("POST /v1/releases", s.postRelease)
 	s.mux.HandleFunc("GET /v1/cluster", s.cluster)
