@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/miekg/dns"
@@ -17,6 +18,26 @@ type PolicyPlan struct {
 	// the new policy's zone and provider order (rollout order), then the
 	// providers the new policy drops.
 	Providers []ProviderPlan `json:"providers"`
+	// Capacity lists the records that would lose more than their panic
+	// threshold of the healthy endpoints behind them: a policy change that
+	// does so is refused unless forced (the AWS Seoul outage of 2018 was a
+	// configuration push that withdrew most of the capacity at once).
+	Capacity []CapacityDrop `json:"capacity,omitempty"`
+}
+
+// CapacityDrop is one record's loss of healthy capacity in a plan.
+type CapacityDrop struct {
+	Record string `json:"record"` // "www.example.com. A"
+	// Before and After count the distinct healthy endpoints in the
+	// record's pools under the current and the new policy.
+	Before    int     `json:"before"`
+	After     int     `json:"after"`
+	Threshold float64 `json:"threshold"`
+}
+
+// String says "www.example.com. A: 2 of 6 healthy endpoints left (more than 50% withdrawn)".
+func (c CapacityDrop) String() string {
+	return fmt.Sprintf("%s: %d of %d healthy endpoints left (more than %.0f%% withdrawn)", c.Record, c.After, c.Before, c.Threshold*100)
 }
 
 // Changes counts the RRset changes of the whole plan.
@@ -89,6 +110,7 @@ func PlanPolicy(cur, next *config.Policy, st *State) *PolicyPlan {
 		}
 	}
 	if cur != nil {
+		plan.Capacity = capacityDrops(cur, next, st)
 		for i := range cur.Zones {
 			cz := &cur.Zones[i]
 			for _, name := range cz.Providers {
@@ -162,4 +184,39 @@ func providerType(p *config.Policy, name string) string {
 		return pr.Type
 	}
 	return ""
+}
+
+// capacityDrops compares, record by record, the healthy endpoints behind
+// each record of cur that next keeps. A record next removes is an
+// explicit deletion, not a loss of capacity.
+func capacityDrops(cur, next *config.Policy, st *State) []CapacityDrop {
+	healthy := func(p *config.Policy, r *config.Record) int {
+		seen := map[string]bool{}
+		for _, pn := range r.Pools {
+			pool := p.Pools[pn]
+			if pool == nil {
+				continue
+			}
+			for _, en := range pool.Endpoints {
+				if d, ok := st.Health[en]; ok && !d.Up {
+					continue
+				}
+				seen[en] = true
+			}
+		}
+		return len(seen)
+	}
+	var out []CapacityDrop
+	for i := range next.Records {
+		nr := &next.Records[i]
+		j := slices.IndexFunc(cur.Records, func(r config.Record) bool { return r.Name == nr.Name && r.Type == nr.Type })
+		if j < 0 {
+			continue
+		}
+		before, after := healthy(cur, &cur.Records[j]), healthy(next, nr)
+		if before > 0 && float64(before-after)/float64(before) > nr.Threshold() {
+			out = append(out, CapacityDrop{Record: nr.Name + " " + nr.Type, Before: before, After: after, Threshold: nr.Threshold()})
+		}
+	}
+	return out
 }

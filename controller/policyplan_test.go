@@ -99,3 +99,37 @@ func TestPlanPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanPolicyCapacity(t *testing.T) {
+	three := strings.Replace(planBase, "  pb: {endpoints: [b]}", "  pb: {endpoints: [b, c]}", 1)
+	three = strings.Replace(three, "  - {name: b, address: 192.0.2.2, check: web}", "  - {name: b, address: 192.0.2.2, check: web}\n  - {name: c, address: 192.0.2.3, check: web}", 1)
+	cur := planPolicy(t, three)
+	onlyA := strings.Replace(three, "pools: [pa, pb]}", "pools: [pa]}", 1)
+	tests := []struct {
+		name string
+		next string
+		down []string
+		want string
+	}{
+		{"2 of 3 healthy endpoints withdrawn", onlyA, nil, "www.example.com. A: 1 of 3 healthy endpoints left (more than 50% withdrawn)"},
+		{"the withdrawn ones are down already", onlyA, []string{"b", "c"}, ""},
+		{"threshold raised", strings.Replace(onlyA, "pools: [pa]}", "pools: [pa], panic_threshold: 0.7}", 1), nil, ""},
+		{"one of three withdrawn", strings.Replace(three, "pb: {endpoints: [b, c]}", "pb: {endpoints: [b]}", 1), nil, ""},
+		{"record removed is a deletion, not a loss", strings.Replace(three, "  - {name: www.example.com., type: A, ttl: 30, steering: failover, pools: [pa, pb]}\n", "", 1), nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &State{Health: map[string]Decision{}}
+			for _, e := range tc.down {
+				st.Health[e] = Decision{Endpoint: e}
+			}
+			var got []string
+			for _, c := range PlanPolicy(cur, planPolicy(t, tc.next), st).Capacity {
+				got = append(got, c.String())
+			}
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

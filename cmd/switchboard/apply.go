@@ -12,6 +12,7 @@ import (
 func newApplyCmd(g *globals) *cobra.Command {
 	var file, addr string
 	var expect uint64
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
 		Short: "Validate a policy file and commit it to the cluster as a new version",
@@ -41,7 +42,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 				expect = plan.Version
 			}
 			var resp api.PolicyResponse
-			if err := c.do(cmd.Context(), "POST", "/v1/policy", api.PolicyRequest{Policy: cfg.Policy.JSON(), Expect: expect, By: by}, &resp); err != nil {
+			if err := c.do(cmd.Context(), "POST", "/v1/policy", api.PolicyRequest{Policy: cfg.Policy.JSON(), Expect: expect, By: by, Force: force}, &resp); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			fmt.Fprintf(g.stdout, "committed policy version %d (log index %d)\n", resp.Version, resp.Index)
@@ -51,6 +52,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVarP(&file, "file", "f", "", "policy file (required)")
 	cmd.Flags().StringVar(&addr, "api", "", "API address of any node (default: the file's node.api_listen, $SWITCHBOARD_API, or "+defaultAPI+")")
 	cmd.Flags().Uint64Var(&expect, "expect", 0, "refuse unless the committed version is this one (default: the version the shown plan was made against)")
+	cmd.Flags().BoolVar(&force, "force", false, "commit even if the policy withdraws more than a record's panic threshold of its healthy endpoints")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }

@@ -464,7 +464,24 @@ func TestPlanAndApply(t *testing.T) {
 	if out, code := run("plan", "-f", next, "--api", apiAddr); code != 0 {
 		t.Errorf("plan after apply: exit %d, want 0:\n%s", code, out)
 	}
-	// A second apply planned against version 1 is refused: version 2 is
+	// A policy that withdraws more than the panic threshold of a record's
+	// healthy endpoints (the Seoul 2018 push) is refused by plan and
+	// apply unless forced.
+	drop := filepath.Join(dir, "drop.yaml")
+	if err := os.WriteFile(drop, []byte(strings.Replace(string(orig), "steering: all, pools: [pa, pb]}", "steering: all, pools: [pa], panic_threshold: 0.4}", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run("plan", "-f", drop, "--api", apiAddr); code != 1 || !strings.Contains(out, "www.e2e.example. A: 1 of 2 healthy endpoints left") {
+		t.Errorf("plan of a capacity drop: exit %d, want 1 and the record named:\n%s", code, out)
+	}
+	if out, code := run("apply", "-f", drop, "--api", apiAddr); code != 1 || !strings.Contains(out, "409") || !strings.Contains(out, "1 of 2 healthy endpoints left") {
+		t.Errorf("apply of a capacity drop: exit %d, want 1 and HTTP 409:\n%s", code, out)
+	}
+	if out, code := run("apply", "-f", drop, "--api", apiAddr, "--force"); code != 0 || !strings.Contains(out, "committed policy version 3") {
+		t.Errorf("apply --force of a capacity drop: exit %d, want 0 and version 3:\n%s", code, out)
+	}
+	waitAnswer(t, dnsAddr, "www.e2e.example.", []string{"127.0.1.1"}, 5*time.Second)
+	// A second apply planned against version 1 is refused: version 3 is
 	// committed now.
 	if out, code := run("apply", "-f", cfg, "--api", apiAddr, "--expect", "1"); code != 1 || !strings.Contains(out, "409") {
 		t.Errorf("apply --expect 1 over version 2: exit %d, want 1 and HTTP 409:\n%s", code, out)

@@ -22,6 +22,7 @@ const (
 
 func newPlanCmd(g *globals) *cobra.Command {
 	var file, addr string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "plan -f FILE",
 		Short: "Show, per provider, what committing a policy file would add, change and remove (exit 0: no changes, 2: changes, 1: error)",
@@ -39,6 +40,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 				return &exitError{code: planError, err: err}
 			}
 			printPlan(g.stdout, &plan)
+			if len(plan.Capacity) > 0 && !force {
+				return &exitError{code: planError, err: errors.New("apply would refuse this policy: it withdraws most of the healthy capacity of some records (plan --force to plan it anyway)")}
+			}
 			if plan.Changes() > 0 {
 				return &exitError{code: planChanges}
 			}
@@ -47,6 +51,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "policy file (required)")
 	cmd.Flags().StringVar(&addr, "api", "", "API address of any node (default: the file's node.api_listen, $SWITCHBOARD_API, or "+defaultAPI+")")
+	cmd.Flags().BoolVar(&force, "force", false, "plan a policy that withdraws most of some record's healthy capacity without failing")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
@@ -100,6 +105,12 @@ func printPlan(w io.Writer, p *api.PlanResponse) {
 			default:
 				fmt.Fprintf(w, "  ~ %s  %s → %s\n", c.Key, setText(c.Old), setText(c.New))
 			}
+		}
+	}
+	if len(p.Capacity) > 0 {
+		fmt.Fprintln(w, "\nCAPACITY: this policy withdraws more than the panic threshold of the healthy endpoints behind:")
+		for _, c := range p.Capacity {
+			fmt.Fprintf(w, "  ! %s\n", c)
 		}
 	}
 	if n := p.Changes(); n == 0 {
