@@ -52,6 +52,7 @@ type options struct {
 	keep              bool
 	seed              uint64
 	limit             time.Duration
+	loadStart         string // load average when the run started
 	sb                settings
 	pd                pdnsSettings
 }
@@ -83,6 +84,7 @@ func parseFlags() (*options, error) {
 	if o.pd.timeout < 1 || o.pd.checkInterval < 1 {
 		return nil, errors.New("-pdns-interval and -pdns-timeout must be at least 1 second")
 	}
+	o.loadStart = loadAvg()
 	if o.seed == 0 {
 		o.seed = rand.Uint64()
 	}
@@ -203,7 +205,7 @@ func runSystem(ps *procs, o *options, self, name string, faults []fault, rng *ra
 		return nil, err
 	}
 	defer sys.stop()
-	rn := &runner{bs: bs, res: newResolver(), rng: rng, phase: phase, limit: o.limit, progress: logf}
+	rn := &runner{bs: bs, res: newResolver(), rng: rng, settle: o.sb.interval, phase: phase, limit: o.limit, progress: logf}
 	logf("%s: waiting for both backends in the answers", sys.name)
 	if err := rn.waitFull(sys, 60*time.Second); err != nil {
 		return nil, err

@@ -110,7 +110,8 @@ type runner struct {
 	bs       *backends
 	res      *resolver
 	rng      *rand.Rand
-	phase    time.Duration // the fault comes at a random point within this after the system is armed
+	settle   time.Duration // quiet time after the system is armed
+	phase    time.Duration // then the fault comes at a random point within this
 	limit    time.Duration
 	progress func(format string, args ...any)
 }
@@ -136,9 +137,12 @@ func (rn *runner) rep(sys *system, f fault) (sample, error) {
 			return s, err
 		}
 	}
-	// The fault lands at a random point of the check cycle, as a real one
-	// would; this wait is part of the experiment, not synchronisation.
-	time.Sleep(time.Duration(rn.rng.Int64N(int64(rn.phase))))
+	// Armed, the system runs undisturbed for settle (so A has been up and
+	// watched for a while, as a backend that fails in production has, and
+	// switchboard's watch reconnect backoff is back at its minimum), then
+	// the fault lands at a random point of the check cycle, as a real one
+	// would. This wait is part of the experiment, not synchronisation.
+	time.Sleep(rn.settle + time.Duration(rn.rng.Int64N(int64(rn.phase))))
 
 	withoutA := func(as []string) bool { return len(as) > 0 && !slices.Contains(as, rn.bs.ipA) }
 	withA := func(as []string) bool { return slices.Contains(as, rn.bs.ipA) }
@@ -153,6 +157,13 @@ func (rn *runner) rep(sys *system, f fault) (sample, error) {
 		return s, err
 	}
 	s.down = rn.res.poll(sys.servers, withoutA, s.faultAt, rn.limit)
+
+	// The recovery, too, comes at a random point of the check cycle:
+	// right after the failover it would always land just after the check
+	// that saw the failure (PowerDNS would then always take a full
+	// interval to see it back). Part of the experiment, not
+	// synchronisation.
+	time.Sleep(time.Duration(rn.rng.Int64N(int64(rn.phase))))
 
 	switch f {
 	case crash:
