@@ -62,8 +62,12 @@ func (ps *procs) start(name, logPath, ready string, limit time.Duration, bin str
 	ps.set[p] = true
 	ps.mu.Unlock()
 	readyc := make(chan struct{})
-	if out != nil {
+	drained := make(chan struct{}) // the stdout reader has hit EOF
+	if out == nil {
+		close(drained)
+	} else {
 		go func() {
+			defer close(drained)
 			sc := bufio.NewScanner(out)
 			seen := false
 			for sc.Scan() {
@@ -77,8 +81,9 @@ func (ps *procs) start(name, logPath, ready string, limit time.Duration, bin str
 		}()
 	}
 	go func() {
-		// Wait returns once the process is gone and the stdout reader
-		// has hit EOF.
+		// Every read from the stdout pipe must be done before Wait,
+		// which closes it; the reader hits EOF when the child exits.
+		<-drained
 		p.err = cmd.Wait()
 		logf.Close()
 		ps.mu.Lock()
