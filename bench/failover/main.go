@@ -112,13 +112,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// Only a work directory made here is removed, and only without -keep.
+	remove := o.workdir == "" && !o.keep
 	if o.workdir == "" {
 		if o.workdir, err = os.MkdirTemp("", "switchboard-failover-"); err != nil {
 			return err
 		}
-		if !o.keep {
-			defer os.RemoveAll(o.workdir)
-		}
+	}
+	if remove {
+		defer os.RemoveAll(o.workdir)
 	}
 	ps := newProcs()
 	defer ps.stopAll()
@@ -131,6 +133,9 @@ func run() error {
 		sig := <-sigs
 		fmt.Fprintf(os.Stderr, "failover: %s; stopping every process started\n", sig)
 		ps.stopAll()
+		if remove {
+			os.RemoveAll(o.workdir)
+		}
 		os.Exit(130)
 	}()
 
