@@ -74,7 +74,7 @@ func parseFlags() (*options, error) {
 	flag.DurationVar(&o.sb.recheck, "recheck", 100*time.Millisecond, "switchboard recheck_interval")
 	flag.IntVar(&o.sb.rise, "rise", 2, "switchboard rise")
 	flag.IntVar(&o.sb.fall, "fall", 2, "switchboard fall")
-	flag.DurationVar(&o.sb.commitTimeout, "commit-timeout", 0, "switchboard cluster.timing.commit_timeout (0: the lan profile's, 50ms)")
+	flag.DurationVar(&o.sb.commitTimeout, "commit-timeout", 0, "switchboard cluster.timing.commit_timeout (0: the lan profile's, 10ms)")
 	flag.IntVar(&o.pd.checkInterval, "pdns-interval", 1, "PowerDNS lua-health-checks-interval, seconds")
 	flag.IntVar(&o.pd.timeout, "pdns-timeout", 1, "PowerDNS ifurlup timeout option, whole seconds (0 would mean none)")
 	flag.Parse()
