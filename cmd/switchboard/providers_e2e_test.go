@@ -24,57 +24,41 @@ import (
 	"github.com/switchboard-dns/switchboard/zone"
 )
 
-// providersConfig is e2eConfig with the zone published by the embedded
-// server, a real BIND (RFC 2136 with TSIG), the Route 53 fake and the
-// Cloud DNS fake, each verified by querying its own DNS address.
+// providersSection is added to e2eConfig: the zone is also published to
+// a real BIND (RFC 2136 with TSIG), the Route 53 fake and the Cloud DNS
+// fake, each verified by querying its own DNS address. Its verbs follow
+// e2eConfig's nine.
 //
 // Azure DNS is not in it: its fake (azurednstest) is the SDK's in-process
 // fake transport, which a separate process cannot reach over HTTP.
-const providersConfig = `
-node:
-  id: e2e
-  data_dir: %[1]s
-  dns_listen: 127.0.0.1:%[2]d
-  api_listen: 127.0.0.1:%[3]d
-  raft_listen: 127.0.0.1:%[4]d
-zones:
-  - name: e2e.example.
-    providers: [embedded, bind, r53, gcp]
-    nameservers: [ns1.e2e.example.]
-    static: ["ns1 60 IN A 127.0.0.1"]
+const providersSection = `
 providers:
   bind:
     type: rfc2136
-    server: "%[7]s"
-    tsig_key: "%[8]s"
+    server: "%[10]s"
+    tsig_key: "%[11]s"
     tsig_secret_env: SB_E2E_TSIG_SECRET
-    verify_nameservers: ["%[7]s"]
+    verify_nameservers: ["%[10]s"]
     verify_timeout: 20s
   r53:
     type: route53
-    hosted_zone_id: "%[9]s"
-    endpoint: "%[10]s"
+    hosted_zone_id: "%[12]s"
+    endpoint: "%[13]s"
     requests_per_second: 50
-    verify_nameservers: ["%[11]s"]
+    verify_nameservers: ["%[14]s"]
     verify_timeout: 20s
   gcp:
     type: clouddns
     project: e2e-project
     managed_zone: e2e-zone
-    endpoint: "%[12]s"
-    verify_nameservers: ["%[13]s"]
+    endpoint: "%[15]s"
+    verify_nameservers: ["%[16]s"]
     verify_timeout: 20s
-checks:
-  web: {type: http, path: /healthz, interval: 1s, timeout: 300ms, rise: 2, fall: 2}
-endpoints:
-  - {name: a, address: 127.0.1.1, port: %[5]s, cloud: aws, region: us-east-1, check: web}
-  - {name: b, address: 127.0.2.1, port: %[6]s, cloud: gcp, region: europe-west1, check: web}
-pools:
-  pa: {endpoints: [a]}
-  pb: {endpoints: [b]}
-records:
-  - {name: www.e2e.example., type: A, ttl: 5, steering: all, pools: [pa, pb]}
 `
+
+// providersConfig is e2eConfig with the zone's providers listed and
+// defined.
+var providersConfig = strings.Replace(e2eConfig, "    providers: [embedded]\n", "    providers: [embedded, bind, r53, gcp]\n", 1) + providersSection
 
 const (
 	e2eZone  = "e2e.example."
@@ -149,8 +133,11 @@ func startProvidersNode(t *testing.T, a, b *backend) *e2eNode {
 
 	dir := t.TempDir()
 	dnsPort, apiPort, raftPort := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
-	doc := fmt.Sprintf(providersConfig, filepath.Join(dir, "data"), dnsPort, apiPort, raftPort, a.port(), b.port(),
+	doc := fmt.Sprintf(providersConfig, filepath.Join(dir, "data"), dnsPort, apiPort, raftPort, a.port(), b.port(), "1s", 2, 2,
 		bind.Addr(), key.Name, zoneID, r53.URL(), r53.DNSAddr(), gcp.URL(), gcp.DNSAddr())
+	if !strings.Contains(doc, "[embedded, bind, r53, gcp]") {
+		t.Fatal("e2eConfig no longer lists its zone's providers as [embedded]: update providersConfig")
+	}
 	cfg := filepath.Join(dir, "switchboard.yaml")
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
