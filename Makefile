@@ -12,7 +12,7 @@ DEB_BINS  := named dig knotd kdig dnsperf ip
 # Packages with concurrency run under the race detector.
 RACE_PKGS := ./raft/... ./controller/... ./health/... ./dnsserver/... ./api/... ./providers/...
 
-.PHONY: all build test test-deps unit race e2e bench vet fmt clean
+.PHONY: all build test test-deps unit race e2e bench bench-failover vet fmt clean
 
 all: build
 
@@ -43,6 +43,12 @@ unit:
 
 bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# bench-failover measures failover detection side by side with PowerDNS
+# (takes minutes; not part of test). It installs PowerDNS when missing.
+# Pass driver flags with ARGS, e.g. make bench-failover ARGS='-reps 20'.
+bench-failover:
+	bench/failover/run.sh $(ARGS)
 
 clean:
 	rm -rf bin

@@ -70,6 +70,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /v1/status", s.status)
 	s.mux.HandleFunc("GET /v1/policy", s.getPolicy)
 	s.mux.HandleFunc("POST /v1/policy", s.postPolicy)
+	s.mux.HandleFunc("POST /v1/plan", s.plan)
 	s.mux.HandleFunc("POST /v1/overrides", s.postOverride)
 	s.mux.HandleFunc("POST /v1/releases", s.postRelease)
 	s.mux.HandleFunc("GET /v1/cluster", s.cluster)
@@ -289,6 +290,9 @@ type PolicyRequest struct {
 	Expect uint64 `json:"expect,omitempty"`
 	// By names who applies it, for the journal.
 	By string `json:"by,omitempty"`
+	// Force commits a policy that would withdraw more than a record's
+	// panic threshold of its healthy endpoints (refused otherwise).
+	Force bool `json:"force,omitempty"`
 }
 
 // PolicyResponse answers a committed policy.
@@ -319,6 +323,16 @@ func (s *Server) postPolicy(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, http.StatusBadRequest, "invalid policy: "+err.Error())
 		return
+	}
+	if st := s.opts.Node.State(); st != nil && st.Policy != nil && !req.Force {
+		if drops := controller.PlanPolicy(st.Policy.Parsed(), p, st).Capacity; len(drops) > 0 {
+			details := make([]string, len(drops))
+			for i, d := range drops {
+				details[i] = d.String()
+			}
+			writeError(w, http.StatusConflict, "refused: the policy would withdraw most of the healthy capacity of some records; review the plan and apply with force if this is intended", details...)
+			return
+		}
 	}
 	by := req.By
 	if by == "" {

@@ -62,13 +62,16 @@
 // process that crashes has its sockets closed by its kernel, so the watch
 // sees a FIN or RST one round trip after the crash.
 //
-// A lost watch is not a failure: it triggers an immediate probe, and that
-// probe's result goes through the hysteresis like any other. A server that
-// closes idle connections (a keep-alive timeout, a TLS handshake timeout)
-// therefore costs one extra probe, never a false down; a real crash costs
-// one round trip to notice, then the immediate probe fails and fall−1
-// re-checks confirm it: down within (fall−1) × recheck_interval plus the
-// probes' own time. Likewise, when a down endpoint accepts a watch
+// A lost watch counts as one failed probe of an endpoint that is up, and
+// triggers an immediate probe, whose result goes through the hysteresis
+// like any other. A real crash costs one round trip to notice; with fall 2
+// the immediate probe confirms it (down within a few milliseconds), and
+// with a larger fall the remaining fall−2 re-checks follow at
+// recheck_interval. A server that closes idle connections (a keep-alive
+// timeout, a TLS handshake timeout) answers the immediate probe, which
+// clears the streak: one extra probe, never a false down. With fall 1 the
+// loss is not counted (it alone would decide): only the probe is.
+// Likewise, when a down endpoint accepts a watch
 // connection again, it is probed at once. The periodic probe always runs,
 // for what a watch cannot see (a machine that loses power sends nothing).
 //

@@ -413,6 +413,20 @@ func (m *Monitor) record(r *runner, start time.Time, err error) time.Duration {
 	}
 	ep.st.LastProbe = start
 	ep.st.LastRTT = now.Sub(start)
+	m.observeLocked(r, err, now)
+	next := r.check.RecheckInterval.D()
+	if !ep.h.unsettled() {
+		next = m.jitter(r.check.Interval.D())
+	}
+	// Measured from the start of the probe, so a slow probe does not
+	// stretch the cadence.
+	return max(0, next-now.Sub(start))
+}
+
+// observeLocked feeds one result to r's hysteresis and queues the verdict
+// if it changed; m.mu is held.
+func (m *Monitor) observeLocked(r *runner, err error, now time.Time) {
+	ep := r.ep
 	ep.st.LastErr = ""
 	if err != nil {
 		ep.st.LastErr = err.Error()
@@ -429,13 +443,30 @@ func (m *Monitor) record(r *runner, start time.Time, err error) time.Duration {
 		m.pending[r.name] = pendingVerdict{v: v, ep: ep}
 		signal(m.notify)
 	}
-	next := r.check.RecheckInterval.D()
-	if !ep.h.unsettled() {
-		next = m.jitter(r.check.Interval.D())
+}
+
+// errWatchLost is the failure a lost watch connection counts as.
+var errWatchLost = errors.New("health: watch connection closed by the endpoint")
+
+// watchLost counts the loss of r's watch connection as one failed probe of
+// an endpoint that is up (a crashed process closes its sockets); the
+// caller then probes at once, so with fall 2 a crash is confirmed by that
+// one probe, a round trip later. A server that merely closed an idle
+// connection answers that probe, which clears the streak: never a false
+// down. An endpoint already down is not affected.
+func (m *Monitor) watchLost(r *runner) {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.ep.gen != r.gen {
+		return
 	}
-	// Measured from the start of the probe, so a slow probe does not
-	// stretch the cadence.
-	return max(0, next-now.Sub(start))
+	r.ep.st.Watching = false
+	// With fall 1 the loss alone would decide, and a server that closes
+	// idle connections would be failed: then only the probe counts.
+	if r.ep.h.up && r.check.Fall >= 2 {
+		m.observeLocked(r, errWatchLost, now)
+	}
 }
 
 // setWatching records whether r's watch connection is open and returns the
@@ -639,7 +670,7 @@ func (r *runner) watch(ctx context.Context) {
 			}
 		},
 		lost: func() {
-			r.m.setWatching(r, false)
+			r.m.watchLost(r)
 			r.m.log.Debug("watch connection lost, probing now", "endpoint", r.name, "addr", r.addr)
 			signal(r.wake)
 		},

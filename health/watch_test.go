@@ -274,18 +274,17 @@ func TestMonitorWatch(t *testing.T) {
 	// A crash: the process's sockets all close.
 	crashed := time.Now()
 	srv.crash()
-	for i := range 2 {
-		err := recv(t, results, "a probe after the crash")
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			t.Fatalf("probe %d after the crash: got %v, want connection refused", i+1, err)
-		}
+	// The lost watch counts as the first failure; the probe it triggers
+	// at once is the second (fall 2): no re-check wait.
+	if err := recv(t, results, "a probe after the crash"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("probe after the crash: got %v, want connection refused", err)
 	}
 	got := recv(t, m.Changes(), "the down verdict")
 	took := time.Since(crashed)
 	if len(got) != 1 || got[0].Endpoint != "svc" || got[0].Up || !strings.Contains(got[0].Reason, "connection refused") {
 		t.Fatalf("got changes %+v, want only [svc down, connection refused]", got)
 	}
-	t.Logf("crash to down verdict: %v (fall 2, re-check %v, interval 24h)", took, recheck)
+	t.Logf("crash to down verdict: %v (fall 2, re-check %v, interval 24h; one probe)", took, recheck)
 	if took > 2*time.Second {
 		t.Errorf("crash to down verdict took %v, want about one re-check (%v)", took, recheck)
 	}
@@ -314,5 +313,43 @@ func TestMonitorWatch(t *testing.T) {
 	watch.SetReadDeadline(time.Now().Add(waitTimeout))
 	if _, err := watch.Read(make([]byte, 1)); err == nil || isTimeout(err) {
 		t.Errorf("server read after Run returned: got %v, want EOF", err)
+	}
+}
+
+// TestMonitorWatchFallOne: with fall 1 a lost watch is not counted (it
+// alone would decide): a server closing an idle connection costs one
+// probe and never a down verdict.
+func TestMonitorWatchFallOne(t *testing.T) {
+	srv := listen(t, "127.0.0.1:0")
+	results := make(chan error, 100)
+	m := NewMonitor(Options{
+		Rand: rand.New(rand.NewPCG(7, 8)),
+		NewChecker: func(tg Target) (Checker, error) {
+			c, err := NewChecker(tg)
+			return countingChecker{c, results}, err
+		},
+	})
+	if err := m.Update([]Target{{Endpoint: "svc", Address: "127.0.0.1", Port: srv.port(), Check: config.Check{
+		Type: config.CheckTCP, Interval: config.Duration(24 * time.Hour), Timeout: config.Duration(time.Second), Rise: 1, Fall: 1,
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); recv(t, done, "Run to return") }()
+	watch := recv(t, srv.conns, "the watch connection")
+	eventually(t, "the watch to be up", func() bool { return m.Status()[0].Watching })
+	watch.Close()
+	if err := recv(t, results, "a probe caused by the lost watch"); err != nil {
+		t.Fatalf("probe after the watch closed: got %v, want healthy", err)
+	}
+	select {
+	case got := <-m.Changes():
+		t.Fatalf("got verdict changes %+v after an idle close with fall 1, want none", got)
+	default:
+	}
+	if st := m.Status()[0]; !st.Up {
+		t.Errorf("got down after an idle close with fall 1, want up")
 	}
 }

@@ -397,3 +397,93 @@ func TestValidateCommand(t *testing.T) {
 		t.Errorf("validate bad:\ngot  %q\nwant %q", out, want)
 	}
 }
+
+// TestPlanAndApply: `plan` shows per provider what a policy file changes
+// (exit 2), nothing for the committed policy (exit 0), every error of a
+// bad file (exit 1); `apply` shows the plan and commits it.
+func TestPlanAndApply(t *testing.T) {
+	dir := t.TempDir()
+	a, b := newBackend(t, "127.0.1.1"), newBackend(t, "127.0.2.1")
+	dnsPort, apiPort, raftPort := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
+	cfg := writeConfig(t, dir, dnsPort, apiPort, raftPort, a, b, "1s", 2, 2)
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", dnsPort)
+	apiAddr := fmt.Sprintf("127.0.0.1:%d", apiPort)
+	startProc(t, "serve", "--config", cfg, "--log-format", "json")
+	waitAnswer(t, dnsAddr, "www.e2e.example.", []string{"127.0.1.1", "127.0.2.1"}, 15*time.Second)
+	s0 := serial(t, dnsAddr, "e2e.example.")
+
+	orig, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := filepath.Join(dir, "next.yaml")
+	if err := os.WriteFile(next, []byte(strings.Replace(string(orig), "ttl: 5,", "ttl: 20,", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte(strings.Replace(string(orig), "pools: [pa, pb]}", "pools: [pa, nope]}", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, int) {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	if out, code := run("plan", "-f", cfg, "--api", apiAddr); code != 0 || !strings.Contains(out, "no changes") {
+		t.Errorf("plan of the committed policy: exit %d, want 0 and 'no changes':\n%s", code, out)
+	}
+	out, code := run("plan", "-f", next, "--api", apiAddr)
+	if code != 2 || !strings.Contains(out, "provider embedded, zone e2e.example.:") || !strings.Contains(out, "~ www.e2e.example. A  127.0.1.1, 127.0.2.1 (ttl 5) → 127.0.1.1, 127.0.2.1 (ttl 20)") {
+		t.Errorf("plan of a TTL change: exit %d, want 2 and the change on embedded:\n%s", code, out)
+	}
+	if out, code := run("plan", "-f", bad, "--api", apiAddr); code != 1 || !strings.Contains(out, bad+":") || !strings.Contains(out, `undefined pool "nope"`) {
+		t.Errorf("plan of a bad file: exit %d, want 1 and FILE:LINE:COL errors:\n%s", code, out)
+	}
+	if out, code := run("apply", "-f", next, "--api", apiAddr); code != 0 || !strings.Contains(out, "(ttl 20)") || !strings.Contains(out, "committed policy version 2") {
+		t.Fatalf("apply: exit %d, want 0, the plan and version 2:\n%s", code, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, r, err := query(dnsAddr, "www.e2e.example.", dns.TypeA)
+		if err == nil && len(r.Answer) > 0 && r.Answer[0].Header().Ttl == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("answer TTL after apply: %v %v, want 20", r, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := serial(t, dnsAddr, "e2e.example."); s <= s0 {
+		t.Errorf("serial after apply: got %d, want more than %d", s, s0)
+	}
+	if out, code := run("plan", "-f", next, "--api", apiAddr); code != 0 {
+		t.Errorf("plan after apply: exit %d, want 0:\n%s", code, out)
+	}
+	// A policy that withdraws more than the panic threshold of a record's
+	// healthy endpoints (the Seoul 2018 push) is refused by plan and
+	// apply unless forced.
+	drop := filepath.Join(dir, "drop.yaml")
+	if err := os.WriteFile(drop, []byte(strings.Replace(string(orig), "steering: all, pools: [pa, pb]}", "steering: all, pools: [pa], panic_threshold: 0.4}", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run("plan", "-f", drop, "--api", apiAddr); code != 1 || !strings.Contains(out, "www.e2e.example. A: 1 of 2 healthy endpoints left") {
+		t.Errorf("plan of a capacity drop: exit %d, want 1 and the record named:\n%s", code, out)
+	}
+	if out, code := run("apply", "-f", drop, "--api", apiAddr); code != 1 || !strings.Contains(out, "409") || !strings.Contains(out, "1 of 2 healthy endpoints left") {
+		t.Errorf("apply of a capacity drop: exit %d, want 1 and HTTP 409:\n%s", code, out)
+	}
+	if out, code := run("apply", "-f", drop, "--api", apiAddr, "--force"); code != 0 || !strings.Contains(out, "committed policy version 3") {
+		t.Errorf("apply --force of a capacity drop: exit %d, want 0 and version 3:\n%s", code, out)
+	}
+	waitAnswer(t, dnsAddr, "www.e2e.example.", []string{"127.0.1.1"}, 5*time.Second)
+	// A second apply planned against version 1 is refused: version 3 is
+	// committed now.
+	if out, code := run("apply", "-f", cfg, "--api", apiAddr, "--expect", "1"); code != 1 || !strings.Contains(out, "409") {
+		t.Errorf("apply --expect 1 over version 2: exit %d, want 1 and HTTP 409:\n%s", code, out)
+	}
+}

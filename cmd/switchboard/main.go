@@ -81,6 +81,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd(g),
 		newDemoCmd(g),
 		newApplyCmd(g),
+		newPlanCmd(g),
 		newStatusCmd(g),
 		newClusterCmd(g),
 	)

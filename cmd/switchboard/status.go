@@ -84,6 +84,28 @@ func printStatus(w io.Writer, st *api.NodeStatus) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	if len(st.Sync) > 0 {
+		wanted := map[string]uint64{}
+		for _, z := range st.Zones {
+			wanted[z.Origin] = z.Generation
+		}
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROVIDER\tZONE\tWANTED\tAPPLIED\tVERIFIED\tPOLICY\tAT\tSTATE")
+		for _, s := range st.Sync {
+			state := "in sync"
+			switch {
+			case s.Error != "":
+				state = "ERROR: " + s.Error
+			case s.Unverified:
+				state = "UNVERIFIED: its nameservers did not answer the applied content in time"
+			case s.Verified < wanted[s.Zone]:
+				state = fmt.Sprintf("LAGGING %d generation(s)", wanted[s.Zone]-s.Verified)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\tv%d\t%s\t%s\n", s.Provider, s.Zone, wanted[s.Zone], s.Applied, s.Verified, s.Policy, s.At.Format(time.RFC3339), state)
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RECORD\tTYPE\tANSWER\tNOTE")
 	for _, r := range st.Records {
