@@ -77,7 +77,7 @@ type e2eNode struct {
 	servers map[string]string
 }
 
-// names are the providers written by the reconciler, in the zone's order.
+// e2eProviders are the providers the reconciler writes, in the zone's order.
 var e2eProviders = []string{"bind", "r53", "gcp"}
 
 // foreignRRsets are records BIND holds that the policy does not name;
