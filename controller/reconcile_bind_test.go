@@ -2,18 +2,10 @@ package controller
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +14,7 @@ import (
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
 	"github.com/switchboard-dns/switchboard/providers/rfc2136"
+	"github.com/switchboard-dns/switchboard/providers/rfc2136/rfc2136test"
 	"github.com/switchboard-dns/switchboard/raft"
 	"github.com/switchboard-dns/switchboard/zone"
 )
@@ -30,110 +23,22 @@ import (
 // and transferable with one TSIG key.
 type bindServer struct {
 	addr   string
+	key    string // the key's name
 	secret string
 }
 
-// startNamed runs named in the foreground and stops it, by its pid, when
-// the test ends. A missing binary skips the test, except in CI (make test
-// installs bind9), where it fails.
+// startNamed runs named through rfc2136test, which stops it by its pid
+// when the test ends and fails (in CI) or skips when named is missing.
 func startNamed(t *testing.T) *bindServer {
 	t.Helper()
-	bin, err := exec.LookPath("named")
-	if err != nil {
-		if _, err2 := os.Stat("/usr/sbin/named"); err2 == nil {
-			bin = "/usr/sbin/named"
-		} else if os.Getenv("CI") != "" {
-			t.Fatalf("named not found and CI is set: %v", err)
-		} else {
-			t.Skipf("named not found (%v); make test installs bind9", err)
-		}
-	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	b := &bindServer{secret: base64.StdEncoding.EncodeToString(key)}
-	dir := t.TempDir()
-	port := loopbackPort(t)
-	conf := fmt.Sprintf(`options {
-	directory %q;
-	listen-on port %s { 127.0.0.1; };
-	listen-on-v6 { none; };
-	pid-file %q;
-	session-keyfile %q;
-	managed-keys-directory %q;
-	recursion no;
-	dnssec-validation no;
-	notify no;
-};
-controls { };
-key "sb." { algorithm hmac-sha256; secret %q; };
-zone "example.com." { type primary; file "example.com.zone"; allow-update { key "sb."; }; allow-transfer { key "sb."; }; };
-`, dir, port, filepath.Join(dir, "named.pid"), filepath.Join(dir, "session.key"), dir, b.secret)
-	zoneFile := "$ORIGIN example.com.\n@ 3600 IN SOA ns1.example.com. hostmaster.example.com. 1 3600 600 86400 60\n@ 3600 IN NS ns1.example.com.\nns1 3600 IN A 192.0.2.53\n"
-	for name, content := range map[string]string{"named.conf": conf, "example.com.zone": zoneFile} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := exec.Command(bin, "-g", "-4", "-n", "1", "-c", filepath.Join(dir, "named.conf"))
-	var out strings.Builder
-	var outMu sync.Mutex
-	cmd.Stdout = writerFunc(func(p []byte) (int, error) { outMu.Lock(); defer outMu.Unlock(); return out.Write(p) })
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("named: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+	s := rfc2136test.StartBIND(t, rfc2136test.Options{
+		Zones: []rfc2136test.Zone{{Name: "example.com.", File: "$ORIGIN example.com.\n" +
+			"@ 3600 IN SOA ns1.example.com. hostmaster.example.com. 1 3600 600 86400 60\n" +
+			"@ 3600 IN NS ns1.example.com.\nns1 3600 IN A 192.0.2.53\n"}},
+		Algorithms: []string{"hmac-sha256"},
 	})
-	b.addr = net.JoinHostPort("127.0.0.1", port)
-	waitFor(t, 20*time.Second, "named to serve example.com.", func() bool {
-		select {
-		case <-exited:
-			outMu.Lock()
-			defer outMu.Unlock()
-			t.Fatalf("named exited:\n%s", out.String())
-		default:
-		}
-		m := new(dns.Msg)
-		m.SetQuestion("example.com.", dns.TypeSOA)
-		r, _, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(m, b.addr)
-		return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1
-	})
-	return b
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-// loopbackPort returns a port that was free for UDP and TCP on 127.0.0.1.
-func loopbackPort(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		pc, err := net.ListenPacket("udp", "127.0.0.1:"+port)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port for UDP and TCP")
-	return ""
+	k := s.Key(t, "hmac-sha256")
+	return &bindServer{addr: s.Addr(), key: k.Name, secret: k.Secret}
 }
 
 // gatedProvider wraps a real provider so a test can hold a write in flight
@@ -168,7 +73,7 @@ zones:
     providers: [bind]
     nameservers: [ns1.example.com.]
 providers:
-  bind: {type: rfc2136, server: "{ADDR}", tsig_key: sb., tsig_secret_env: SB_TEST_SECRET, verify_nameservers: ["{ADDR}"], verify_timeout: 5s}
+  bind: {type: rfc2136, server: "{ADDR}", tsig_key: "{KEY}", tsig_secret_env: SB_TEST_SECRET, verify_nameservers: ["{ADDR}"], verify_timeout: 5s}
 checks:
   web: {type: http, interval: 1s, timeout: 500ms}
 endpoints:
@@ -195,7 +100,7 @@ type bindLeader struct {
 
 func newBindLeader(t *testing.T, b *bindServer, downAWS bool) *bindLeader {
 	t.Helper()
-	doc := strings.ReplaceAll(bindPolicy, "{ADDR}", b.addr)
+	doc := strings.NewReplacer("{ADDR}", b.addr, "{KEY}", b.key).Replace(bindPolicy)
 	pol := mustPolicy(t, doc)
 	p, err := rfc2136.New("bind", pol.Providers["bind"], providers.Env{Getenv: func(k string) string {
 		if k == "SB_TEST_SECRET" {
@@ -392,7 +297,7 @@ func TestFenceAdvancesAgainstBIND(t *testing.T) {
 	l.start(t)
 	g1 := l.gen()
 	waitFor(t, 10*time.Second, "generation 1 at BIND", func() bool { return l.cluster.sync("bind", "example.com.").Verified == g1 })
-	doc := strings.Replace(strings.ReplaceAll(bindPolicy, "{ADDR}", b.addr), "    nameservers: [ns1.example.com.]\n", "    nameservers: [ns1.example.com.]\n    static: [\"info 60 IN TXT \\\"v2\\\"\"]\n", 1)
+	doc := strings.Replace(strings.NewReplacer("{ADDR}", b.addr, "{KEY}", b.key).Replace(bindPolicy), "    nameservers: [ns1.example.com.]\n", "    nameservers: [ns1.example.com.]\n    static: [\"info 60 IN TXT \\\"v2\\\"\"]\n", 1)
 	l.cluster.must(t, raft.Command{Type: raft.CmdPolicy, By: "test", Policy: &raft.SetPolicy{JSON: mustPolicy(t, doc).JSON()}})
 	g2 := l.gen()
 	if g2 != g1+1 {

@@ -2,18 +2,12 @@ package dnsserver
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
+	"github.com/switchboard-dns/switchboard/providers/rfc2136/rfc2136test"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 
@@ -28,77 +22,15 @@ func zoneFile(t *testing.T, z *zone.Zone) []byte {
 	return b.Bytes()
 }
 
-// freePort returns a port free for UDP and TCP on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	pc, ln, err := listenPair(t.Context(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(pc.LocalAddr().String())
-	pc.Close()
-	ln.Close()
-	return port
-}
-
 // startKnot serves zones with Knot DNS on loopback and returns its
 // address.
 func startKnot(t *testing.T, zones ...*zone.Zone) string {
 	t.Helper()
-	bin, err := exec.LookPath("knotd")
-	if err != nil {
-		t.Skipf("knotd not installed: %v", err)
-	}
-	dir := t.TempDir()
-	port := freePort(t)
-	var conf strings.Builder
-	fmt.Fprintf(&conf, "server:\n  rundir: %q\n  listen: 127.0.0.1@%s\n", dir, port)
-	fmt.Fprintf(&conf, "database:\n  storage: %q\n", dir)
-	fmt.Fprintf(&conf, "log:\n  - target: stderr\n    any: warning\n")
-	fmt.Fprintf(&conf, "template:\n  - id: default\n    storage: %q\n    semantic-checks: off\n", dir)
-	fmt.Fprintf(&conf, "zone:\n")
+	var zs []rfc2136test.Zone
 	for _, z := range zones {
-		file := strings.TrimSuffix(z.Origin, ".") + ".zone"
-		if err := os.WriteFile(filepath.Join(dir, file), zoneFile(t, z), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&conf, "  - domain: %s\n    file: %q\n", z.Origin, file)
+		zs = append(zs, rfc2136test.Zone{Name: z.Origin, File: string(zoneFile(t, z))})
 	}
-	confPath := filepath.Join(dir, "knot.conf")
-	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-c", confPath)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("knotd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-	})
-	addr := net.JoinHostPort("127.0.0.1", port)
-	waitFor(t, "knotd to load the zones", func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("knotd exited: %s", stderr.String())
-		default:
-		}
-		for _, z := range zones {
-			c := &dns.Client{Timeout: 200 * time.Millisecond}
-			r, _, err := c.Exchange(query(z.Origin, dns.TypeSOA), addr)
-			if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
-				return false
-			}
-		}
-		return true
-	})
-	return addr
+	return rfc2136test.StartKnot(t, rfc2136test.Options{Zones: zs}).Addr()
 }
 
 // TestAgainstKnot asks Knot DNS and us the same questions about the same

@@ -22,7 +22,7 @@ func TestConformance(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tc.start(t)
-			b := &backend{s: s, px: startProxy(t, s.addr), alg: "hmac-sha256", transfer: tc.transfer}
+			b := &backend{s: s, px: startProxy(t, s.Addr()), alg: "hmac-sha256", transfer: tc.transfer}
 			start := time.Now()
 			providertest.Run(t, b, providertest.Options{})
 			t.Logf("suite against %s (transfer %s): %v, %d UPDATEs", tc.name, tc.transfer, time.Since(start).Round(time.Millisecond), b.Writes())

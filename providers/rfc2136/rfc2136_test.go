@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
 	"github.com/switchboard-dns/switchboard/providers/providertest"
+	"github.com/switchboard-dns/switchboard/providers/rfc2136/rfc2136test"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 
@@ -65,7 +66,7 @@ func TestNew(t *testing.T) {
 // ErrInvalid and never printed.
 func TestSecretSources(t *testing.T) {
 	s := startBIND(t)
-	k := s.key("hmac-sha256")
+	k := s.Key(t, "hmac-sha256")
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -74,14 +75,14 @@ func TestSecretSources(t *testing.T) {
 		}
 		return p
 	}
-	bindFile := write("tsig-keygen.key", fmt.Sprintf("key %q {\n\talgorithm hmac-sha256;\n\tsecret %q;\n};\n", strings.TrimSuffix(k.name, "."), k.secret))
-	knotFile := write("keymgr.yaml", fmt.Sprintf("# hmac-sha256:%s:%s\nkey:\n  - id: %s\n    algorithm: hmac-sha256\n    secret: %s\n", k.name, k.secret, k.name, k.secret))
-	bareFile := write("bare", k.secret+"\n")
+	bindFile := write("tsig-keygen.key", fmt.Sprintf("key %q {\n\talgorithm hmac-sha256;\n\tsecret %q;\n};\n", strings.TrimSuffix(k.Name, "."), k.Secret))
+	knotFile := write("keymgr.yaml", fmt.Sprintf("# hmac-sha256:%s:%s\nkey:\n  - id: %s\n    algorithm: hmac-sha256\n    secret: %s\n", k.Name, k.Secret, k.Name, k.Secret))
+	bareFile := write("bare", k.Secret+"\n")
 	badFile := write("bad", "not base64 at all!\n")
 	env := providers.Env{Getenv: func(n string) string {
 		switch n {
 		case "GOOD":
-			return k.secret
+			return k.Secret
 		case "BAD":
 			return "%%%"
 		}
@@ -104,7 +105,7 @@ func TestSecretSources(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := settings(func(c *config.RFC2136Settings) {
-				c.Server, c.TSIGKey, c.TSIGSecretFile, c.TSIGSecretEnv = s.addr, k.name, tc.file, tc.env
+				c.Server, c.TSIGKey, c.TSIGSecretFile, c.TSIGSecretEnv = s.Addr(), k.Name, tc.file, tc.env
 			})
 			p, err := New("p", cfg, env)
 			if err != nil {
@@ -128,7 +129,7 @@ func TestSecretSources(t *testing.T) {
 			if !errors.Is(err, providers.ErrInvalid) {
 				t.Fatalf("reconcile: got %v (kind %s), want invalid", err, providers.KindOf(err))
 			}
-			if strings.Contains(err.Error(), k.secret) || strings.Contains(fmt.Sprint(p), k.secret) {
+			if strings.Contains(err.Error(), k.Secret) || strings.Contains(fmt.Sprint(p), k.Secret) {
 				t.Errorf("the secret appears in %q or %q", err, p)
 			}
 		})
@@ -147,7 +148,7 @@ func TestAlgorithms(t *testing.T) {
 			for _, alg := range []string{"hmac-sha256", "hmac-sha512", "hmac-sha1"} {
 				for _, transfer := range []string{"axfr", "query"} {
 					t.Run(alg+"/"+transfer, func(t *testing.T) {
-						p := newProvider(t, s.addr, s.key(alg), transfer)
+						p := newProvider(t, s.Addr(), s.Key(t, alg), transfer)
 						name := strings.ReplaceAll(alg, "-", "") + "-" + transfer + "." + testZone
 						v1 := zone.MustRRset(name, dns.TypeA, 60, "192.0.2.1")
 						v2 := zone.MustRRset(name, dns.TypeA, 60, "192.0.2.2")
@@ -180,22 +181,22 @@ func TestRefused(t *testing.T) {
 	}{{"bind", startBIND}, {"knot", startKnot}} {
 		t.Run(srv.name, func(t *testing.T) {
 			s := srv.start(t)
-			good := s.key("hmac-sha256")
-			wrong := newKey(t, good.name, good.alg, 32)
+			good := s.Key(t, "hmac-sha256")
+			wrong := rfc2136test.NewKey(t, good.Name, good.Algorithm)
 			tests := []struct {
 				name   string
-				key    testKey
+				key    rfc2136test.Key
 				origin string
 			}{
 				{"wrong secret", wrong, testZone},
-				{"unknown key", newKey(t, "nobody.", "hmac-sha256", 32), testZone},
-				{"wrong algorithm", testKey{name: good.name, alg: "hmac-sha512", secret: good.secret}, testZone},
+				{"unknown key", rfc2136test.NewKey(t, "nobody.", "hmac-sha256"), testZone},
+				{"wrong algorithm", rfc2136test.Key{Name: good.Name, Algorithm: "hmac-sha512", Secret: good.Secret}, testZone},
 				{"zone not served", good, "other.test."},
 			}
 			for _, tc := range tests {
 				for _, transfer := range []string{"axfr", "query"} {
 					t.Run(tc.name+"/"+transfer, func(t *testing.T) {
-						p := newProvider(t, s.addr, tc.key, transfer)
+						p := newProvider(t, s.Addr(), tc.key, transfer)
 						set := zone.MustRRset("refused."+tc.origin, dns.TypeA, 60, "192.0.2.1")
 						_, err := p.Read(t.Context(), tc.origin, []zone.Key{set.Key()})
 						if !errors.Is(err, providers.ErrInvalid) {
@@ -206,13 +207,13 @@ func TestRefused(t *testing.T) {
 						if !errors.Is(err, providers.ErrInvalid) {
 							t.Errorf("apply: got %v (kind %s), want invalid", err, providers.KindOf(err))
 						}
-						if err != nil && strings.Contains(err.Error(), tc.key.secret) {
+						if err != nil && strings.Contains(err.Error(), tc.key.Secret) {
 							t.Errorf("the secret appears in %q", err)
 						}
 					})
 				}
 			}
-			if got := s.dump(t); len(got) != 2 {
+			if got := s.Dump(t); len(got) != 2 {
 				t.Errorf("zone after refused writes: got %d RRsets, want 2 (SOA, NS)", len(got))
 			}
 		})
@@ -222,7 +223,7 @@ func TestRefused(t *testing.T) {
 // TestUnavailable: a closed port and a server that never answers are
 // ErrUnavailable, for reads and writes, within the timeout.
 func TestUnavailable(t *testing.T) {
-	closed := "127.0.0.1:" + freePort(t)
+	closed := "127.0.0.1:" + rfc2136test.FreePort(t)
 	// A black hole: it takes UDP datagrams and TCP connections and never
 	// answers.
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -254,7 +255,7 @@ func TestUnavailable(t *testing.T) {
 			c.Close()
 		}
 	}()
-	k := newKey(t, "k.", "hmac-sha256", 32)
+	k := rfc2136test.NewKey(t, "k.", "hmac-sha256")
 	for _, tc := range []struct{ name, addr string }{{"closed port", closed}, {"no answer", pc.LocalAddr().String()}} {
 		for _, transfer := range []string{"axfr", "query"} {
 			t.Run(tc.name+"/"+transfer, func(t *testing.T) {
@@ -285,8 +286,8 @@ func TestUnavailable(t *testing.T) {
 // asked again over TCP.
 func TestTransports(t *testing.T) {
 	s := startKnot(t)
-	px := startProxy(t, s.addr)
-	p := newProvider(t, px.addr, s.key("hmac-sha256"), "query")
+	px := startProxy(t, s.Addr())
+	p := newProvider(t, px.addr, s.Key(t, "hmac-sha256"), "query")
 	ctx := t.Context()
 
 	small := zone.MustRRset("small."+testZone, dns.TypeA, 60, "192.0.2.1")
@@ -329,7 +330,7 @@ func TestTransports(t *testing.T) {
 // TestApplyRefusesBadChangeSets: what cannot be a valid UPDATE is refused
 // before anything is sent.
 func TestApplyRefusesBadChangeSets(t *testing.T) {
-	p := newProvider(t, "127.0.0.1:1", newKey(t, "k.", "hmac-sha256", 32), "axfr")
+	p := newProvider(t, "127.0.0.1:1", rfc2136test.NewKey(t, "k.", "hmac-sha256"), "axfr")
 	var sent int
 	p.onExchange = func(string, int) { sent++ }
 	a := zone.MustRRset("a."+testZone, dns.TypeA, 60, "192.0.2.1")
@@ -381,7 +382,7 @@ func TestRestrictedKey(t *testing.T) {
 	} {
 		t.Run(srv.name, func(t *testing.T) {
 			s := srv.start(t)
-			p := newProvider(t, s.addr, s.key("hmac-sha256"), "axfr")
+			p := newProvider(t, s.Addr(), s.Key(t, "hmac-sha256"), "axfr")
 			www := zone.MustRRset("www."+testZone, dns.TypeA, 60, "192.0.2.1")
 			www6 := zone.MustRRset("www."+testZone, dns.TypeAAAA, 60, "2001:db8::1")
 			other := zone.MustRRset("other."+testZone, dns.TypeA, 60, "192.0.2.2")
@@ -415,7 +416,7 @@ func TestCASAtWriteTime(t *testing.T) {
 	}{{"bind", startBIND}, {"knot", startKnot}} {
 		t.Run(srv.name, func(t *testing.T) {
 			s := srv.start(t)
-			p := newProvider(t, s.addr, s.key("hmac-sha256"), "axfr")
+			p := newProvider(t, s.Addr(), s.Key(t, "hmac-sha256"), "axfr")
 			www1 := zone.MustRRset("www."+testZone, dns.TypeA, 60, "192.0.2.1")
 			www2 := zone.MustRRset("www."+testZone, dns.TypeA, 60, "192.0.2.2")
 			racer := zone.MustRRset("www."+testZone, dns.TypeA, 60, "203.0.113.9")
@@ -438,7 +439,7 @@ func TestCASAtWriteTime(t *testing.T) {
 				t.Fatalf("apply after a change behind its back: got %v (kind %s), want conflict", err, providers.KindOf(err))
 			}
 			got := map[zone.Key]zone.RRset{}
-			for _, rs := range s.dump(t) {
+			for _, rs := range s.Dump(t) {
 				got[rs.Key()] = rs
 			}
 			if !got[www1.Key()].Equal(racer) {

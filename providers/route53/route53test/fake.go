@@ -286,6 +286,14 @@ func (s *Server) ThrottleNext(n, retryAfter int) {
 	s.addFaults(n, fault{status: http.StatusBadRequest, code: "Throttling", message: "Rate exceeded", retryAfter: retryAfter})
 }
 
+// ClearFaults drops every fault still pending from [Server.FailNext],
+// [Server.FailNextWrites] and [Server.ThrottleNext]: the API heals.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 func (s *Server) addFaults(n int, f fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

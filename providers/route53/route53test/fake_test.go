@@ -218,6 +218,14 @@ func TestFaults(t *testing.T) {
 	if got := s.Writes() - w0; got != 2 {
 		t.Errorf("writes: got %d, want 2", got)
 	}
+	s.FailNext(100, 503, "ServiceUnavailable", "down")
+	if status, _ := get(t, s, "/2013-04-01/hostedzone/"+id+"/rrset"); status != 503 {
+		t.Errorf("read with faults pending: got %d, want 503", status)
+	}
+	s.ClearFaults()
+	if status, _ := get(t, s, "/2013-04-01/hostedzone/"+id+"/rrset"); status != 200 {
+		t.Errorf("read after ClearFaults: got %d, want 200", status)
+	}
 }
 
 func TestGetChangeAndZonesByName(t *testing.T) {
