@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -142,7 +143,7 @@ func startNode(ctx context.Context, cfg *config.Config, source string, log *slog
 	rec, err := controller.NewReconciler(controller.ReconcilerOptions{
 		Node:      cfg.Node.ID,
 		Cluster:   controller.NewRaftCluster(rn),
-		Providers: controller.RegistryProviders(providerRegistry(), providers.Env{Logger: log}),
+		Providers: controller.RegistryProviders(providerRegistry(), providers.Env{Getenv: os.Getenv, Logger: log}),
 		Registry:  reg,
 		Logger:    log,
 	})
