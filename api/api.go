@@ -306,22 +306,8 @@ func (s *Server) postPolicy(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if len(req.Policy) == 0 {
-		writeError(w, http.StatusBadRequest, "missing policy")
-		return
-	}
-	p, err := config.PolicyFromJSON(req.Policy)
-	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			details := make([]string, len(errs))
-			for i, e := range errs {
-				details[i] = e.Error()
-			}
-			writeError(w, http.StatusBadRequest, "invalid policy", details...)
-			return
-		}
-		writeError(w, http.StatusBadRequest, "invalid policy: "+err.Error())
+	p, ok := decodePolicy(w, &req)
+	if !ok {
 		return
 	}
 	if st := s.opts.Node.State(); st != nil && st.Policy != nil && !req.Force {
@@ -353,6 +339,30 @@ func (s *Server) postPolicy(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	writeJSON(w, http.StatusOK, PolicyResponse{Version: v, Index: idx})
+}
+
+// decodePolicy parses and validates the policy of a request, answering
+// 400 with every validation error when it is bad.
+func decodePolicy(w http.ResponseWriter, req *PolicyRequest) (*config.Policy, bool) {
+	if len(req.Policy) == 0 {
+		writeError(w, http.StatusBadRequest, "missing policy")
+		return nil, false
+	}
+	p, err := config.PolicyFromJSON(req.Policy)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			details := make([]string, len(errs))
+			for i, e := range errs {
+				details[i] = e.Error()
+			}
+			writeError(w, http.StatusBadRequest, "invalid policy", details...)
+			return nil, false
+		}
+		writeError(w, http.StatusBadRequest, "invalid policy: "+err.Error())
+		return nil, false
+	}
+	return p, true
 }
 
 // OverrideRequest is POST /v1/overrides: State "up", "down" or "" (clear).

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/switchboard-dns/switchboard/config"
@@ -22,22 +21,8 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if len(req.Policy) == 0 {
-		writeError(w, http.StatusBadRequest, "missing policy")
-		return
-	}
-	next, err := config.PolicyFromJSON(req.Policy)
-	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			details := make([]string, len(errs))
-			for i, e := range errs {
-				details[i] = e.Error()
-			}
-			writeError(w, http.StatusBadRequest, "invalid policy", details...)
-			return
-		}
-		writeError(w, http.StatusBadRequest, "invalid policy: "+err.Error())
+	next, ok := decodePolicy(w, &req)
+	if !ok {
 		return
 	}
 	st := s.opts.Node.State()
