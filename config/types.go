@@ -329,6 +329,22 @@ type Record struct {
 	// down in one step before the record panics and serves all of them
 	// (default 0.5).
 	PanicThreshold *float64 `yaml:"panic_threshold" json:"panic_threshold"`
+	// PanicWindow is how long one "step" of the panic threshold lasts:
+	// failures within it count together, so at most the threshold of the
+	// record's healthy endpoints is withdrawn per window (default 10s; 0
+	// judges every committed change on its own).
+	PanicWindow *Duration `yaml:"panic_window" json:"panic_window,omitempty"`
+}
+
+// DefaultPanicWindow is the panic window of a record that sets none.
+const DefaultPanicWindow = 10 * time.Second
+
+// Window returns the panic window, [DefaultPanicWindow] when unset.
+func (r *Record) Window() time.Duration {
+	if r.PanicWindow == nil {
+		return DefaultPanicWindow
+	}
+	return r.PanicWindow.D()
 }
 
 // Threshold returns the panic threshold, 0.5 when unset.

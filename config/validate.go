@@ -852,6 +852,9 @@ func (v *validator) records(p *Policy, zoneOf map[string]nameTypes) {
 		if t := r.Threshold(); t < 0 || t > 1 {
 			v.errorf(path+".panic_threshold", "panic_threshold %g must be between 0 and 1", t)
 		}
+		if r.PanicWindow != nil && *r.PanicWindow < 0 {
+			v.errorf(path+".panic_window", "panic_window %s must not be negative", r.PanicWindow.D())
+		}
 		if len(r.Pools) == 0 {
 			v.errorf(path+".pools", "record %q: missing required field \"pools\"", r.Name)
 		}

@@ -305,12 +305,22 @@ func (d *Deriver) Derive(f *raft.Facts, m *raft.Memory, cmd *raft.Command, index
 	for _, i := range slices.Sorted(maps.Keys(recs)) {
 		r := &c.records[i]
 		up := make(map[string]bool, len(r.endpoints))
+		// An operator's override down is deliberate: like a drill's
+		// endpoints, it goes down freely and does not count towards the
+		// panic threshold.
+		var exempt map[string]bool
 		for _, e := range r.endpoints {
 			up[e] = st.Health[e].Up
+			if st.Health[e].Override == raft.OverrideDown {
+				if exempt == nil {
+					exempt = map[string]bool{}
+				}
+				exempt[e] = true
+			}
 		}
 		mem := m.Records[r.keyString]
 		rel := f.Releases[r.keyString]
-		g := Guard(mem, r.endpoints, up, r.rec.Threshold(), nil, rel > mem.Released, at)
+		g := Guard(mem, r.endpoints, up, r.rec.Threshold(), r.rec.Window(), exempt, rel > mem.Released, at)
 		g.Memory.Released = max(mem.Released, rel)
 		m.Records[r.keyString] = g.Memory
 		if g.Started {

@@ -151,10 +151,18 @@ type GuardResult struct {
 // Endpoints new to the record start in the baseline, as they start up.
 // It is pure.
 //
+// A "step" spans window: the baseline is reset to the healthy endpoints at
+// most once per window (and at an operator release), and in between it
+// only grows (recoveries, new endpoints). So failures of one event that
+// are detected a few milliseconds apart and committed as separate entries
+// (a region losing power, probed by several observers) still count
+// together, and capacity is withdrawn at a bounded rate: at most threshold
+// of it per window. A window of 0 judges every entry on its own.
+//
 // endpoints must be the record's endpoints, sorted and unique; up their
 // consensus health; released reports an operator release newer than the
 // memory has seen.
-func Guard(mem raft.RecordMemory, endpoints []string, up map[string]bool, threshold float64, exempt map[string]bool, released bool, at time.Time) GuardResult {
+func Guard(mem raft.RecordMemory, endpoints []string, up map[string]bool, threshold float64, window time.Duration, exempt map[string]bool, released bool, at time.Time) GuardResult {
 	known := map[string]bool{}
 	for _, e := range mem.Endpoints {
 		known[e] = true
@@ -182,7 +190,7 @@ func Guard(mem raft.RecordMemory, endpoints []string, up map[string]bool, thresh
 			eff[e] = true
 		}
 		res.Up, res.Held = eff, drop
-		next.Panic, next.Since = true, mem.Since
+		next.Panic, next.Since, next.BaselineAt = true, mem.Since, mem.BaselineAt
 		if !mem.Panic {
 			next.Since, res.Started = at, true
 		}
@@ -197,8 +205,15 @@ func Guard(mem raft.RecordMemory, endpoints []string, up map[string]bool, thresh
 		return res
 	}
 	res.Ended = mem.Panic
+	reset := released || mem.BaselineAt.IsZero() || at.Sub(mem.BaselineAt) >= window
+	next.BaselineAt = mem.BaselineAt
+	if reset {
+		next.BaselineAt = at
+	}
 	for _, e := range endpoints {
-		if up[e] {
+		// Within the window an endpoint stays in the baseline once in
+		// it, so that later failures of the same event count with it.
+		if up[e] || (!reset && (base[e] || !known[e])) {
 			next.Baseline = append(next.Baseline, e)
 		}
 	}

@@ -135,6 +135,52 @@ func TestSteerNeverEmpty(t *testing.T) {
 	}
 }
 
+// TestGuardWindow: failures of one event committed as separate entries
+// within the window count together; after the window the baseline moves
+// on, so capacity goes at most threshold per window.
+func TestGuardWindow(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	eps := []string{"a", "b", "c", "d"}
+	const window = 10 * time.Second
+	down := func(ds ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, e := range eps {
+			m[e] = !slices.Contains(ds, e)
+		}
+		return m
+	}
+	steps := []struct {
+		after    time.Duration
+		up       map[string]bool
+		wantHeld []string
+	}{
+		{0, down(), nil},                                                      // baseline: all four
+		{10 * time.Millisecond, down("a"), nil},                               // 1 of 4
+		{20 * time.Millisecond, down("a", "b"), nil},                          // 2 of 4: not more than half
+		{30 * time.Millisecond, down("a", "b", "c"), []string{"a", "b", "c"}}, // 3 of 4 within the window: held
+		{40 * time.Millisecond, down("a", "b"), nil},                          // c back: 2 of 4, the hold ends
+		{window + time.Second, down("a", "b"), nil},                           // the window has passed: baseline c, d
+		{window + 2*time.Second, down("a", "b", "c"), nil},                    // 1 of the 2 accepted: not more than half
+	}
+	mem := raft.RecordMemory{}
+	for i, st := range steps {
+		g := Guard(mem, eps, st.up, 0.5, window, nil, false, t0.Add(st.after))
+		if !slices.Equal(g.Held, st.wantHeld) {
+			t.Errorf("step %d (+%s): held %v, want %v", i, st.after, g.Held, st.wantHeld)
+		}
+		mem = g.Memory
+	}
+	// The same failures with no window are accepted one entry at a time.
+	mem = raft.RecordMemory{}
+	for i, st := range steps[:4] {
+		g := Guard(mem, eps, st.up, 0.5, 0, nil, false, t0.Add(st.after))
+		if len(g.Held) != 0 {
+			t.Errorf("window 0, step %d: held %v, want none", i, g.Held)
+		}
+		mem = g.Memory
+	}
+}
+
 func TestGuard(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	eps := []string{"a", "b", "c", "d"}
@@ -178,7 +224,7 @@ func TestGuard(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := Guard(tc.mem, eps, tc.up, tc.threshold, tc.exempt, tc.released, at)
+			g := Guard(tc.mem, eps, tc.up, tc.threshold, 0, tc.exempt, tc.released, at)
 			if !slices.Equal(g.Held, tc.wantHeld) || g.Memory.Panic != tc.wantPanic || !slices.Equal(g.Memory.Baseline, tc.wantBase) {
 				t.Errorf("got held=%v panic=%v baseline=%v, want held=%v panic=%v baseline=%v",
 					g.Held, g.Memory.Panic, g.Memory.Baseline, tc.wantHeld, tc.wantPanic, tc.wantBase)

@@ -180,10 +180,13 @@ type RecordMemory struct {
 	// Endpoints are the record's endpoints when the memory was written;
 	// an endpoint not among them is new to the record.
 	Endpoints []string `json:"endpoints"`
-	// Baseline holds the endpoints last accepted as healthy.
-	Baseline []string  `json:"baseline"`
-	Panic    bool      `json:"panic"`
-	Since    time.Time `json:"since,omitzero"`
+	// Baseline holds the endpoints last accepted as healthy; BaselineAt
+	// is when it was last reset to the healthy set (see
+	// controller.Guard's window).
+	Baseline   []string  `json:"baseline"`
+	BaselineAt time.Time `json:"baseline_at,omitzero"`
+	Panic      bool      `json:"panic"`
+	Since      time.Time `json:"since,omitzero"`
 	// Released is the index of the last operator release consumed.
 	Released uint64 `json:"released,omitempty"`
 }
