@@ -428,7 +428,7 @@ func TestReplayBadPush(t *testing.T) {
 	doc = strings.Replace(doc, `verify_nameservers: ["`, `verify_nameservers: ["`+dead+`", "`, 1)
 	doc = doc[strings.Index(doc, "\nconsensus:")+1:] // the policy part only
 	file := writeTemp(t, "bad.yaml", doc)
-	out, err := exec.Command(binary, "apply", "-f", file, "--api", c.nodes[1].api, "--force").CombinedOutput()
+	out, err := exec.Command(binary, "apply", "-f", file, "--api", c.nodes[1].api).CombinedOutput()
 	if err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
