@@ -87,12 +87,14 @@ func newDemoCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the failover demo on loopback: no config file, no cloud account",
-		Long: `demo starts one switchboard node with four local HTTP backends in two
-simulated clouds (aws/us-east-1 on 127.0.1.x, gcp/europe-west1 on 127.0.2.x),
-serves DNS for demo.example, prints the answer and a health table every
-second, stops the aws backends after --down-after, starts them again after
---up-after, prints the measured failover and failback times, and exits
-(--forever keeps it running).`,
+		Long: `demo starts a three-node switchboard cluster on 127.0.0.1-3 (each node in
+its own simulated cloud) with four local HTTP backends in two simulated
+clouds (aws/us-east-1 on 127.0.1.x, gcp/europe-west1 on 127.0.2.x), serves
+DNS for demo.example on every node, prints the answer, the serial of every
+node and the consensus health every second, stops the aws backends after
+--down-after, starts them again after --up-after, prints the failover and
+failback times measured on all three nodes, and exits (--forever keeps it
+running).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("log-level") {
@@ -106,6 +108,13 @@ second, stops the aws backends after --down-after, starts them again after
 	cmd.Flags().DurationVar(&o.downAfter, "down-after", 10*time.Second, "when to stop the primary cloud's backends")
 	cmd.Flags().DurationVar(&o.upAfter, "up-after", 20*time.Second, "when to start them again")
 	return cmd
+}
+
+// demoNode is one node of the demo cluster.
+type demoNode struct {
+	ID, IP, Cloud, Region   string
+	DataDir, DNS, API, Raft string
+	run                     *runningNode
 }
 
 func runDemo(ctx context.Context, g *globals, o demoOptions) error {
@@ -138,40 +147,63 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 		}
 		defer b.stop()
 	}
-	apiPort, err := freeTCPPort("127.0.0.1")
+
+	// Three nodes, each in its own simulated cloud: node 1 serves DNS on
+	// --dns, nodes 2 and 3 on the same port of 127.0.0.2 and .3.
+	dnsHost, dnsPort, err := net.SplitHostPort(o.dns)
 	if err != nil {
-		return err
+		return fmt.Errorf("--dns %q: %w", o.dns, err)
 	}
-	raftPort, err := freeTCPPort("127.0.0.1")
-	if err != nil {
-		return err
+	nodes := []*demoNode{
+		{ID: "n1", IP: "127.0.0.1", Cloud: "aws", Region: "us-east-1"},
+		{ID: "n2", IP: "127.0.0.2", Cloud: "gcp", Region: "europe-west1"},
+		{ID: "n3", IP: "127.0.0.3", Cloud: "azure", Region: "westeurope"},
 	}
-	var doc bytes.Buffer
-	err = template.Must(template.New("demo").Parse(demoTemplate)).Execute(&doc, map[string]any{
-		"DataDir": dir, "DNS": o.dns, "API": fmt.Sprintf("127.0.0.1:%d", apiPort), "Raft": fmt.Sprintf("127.0.0.1:%d", raftPort), "Backends": backends,
-	})
-	if err != nil {
-		return err
-	}
-	cfg, err := config.Parse("demo.yaml (embedded)", doc.Bytes())
-	if err != nil {
-		return fmt.Errorf("demo config: %w", err)
+	for i, n := range nodes {
+		n.DataDir = fmt.Sprintf("%s/%s", dir, n.ID)
+		host := n.IP
+		if i == 0 {
+			host = dnsHost
+		}
+		n.DNS = net.JoinHostPort(host, dnsPort)
+		apiPort, err := freeTCPPort(n.IP)
+		if err != nil {
+			return err
+		}
+		raftPort, err := freeTCPPort(n.IP)
+		if err != nil {
+			return err
+		}
+		n.API, n.Raft = net.JoinHostPort(n.IP, fmt.Sprint(apiPort)), net.JoinHostPort(n.IP, fmt.Sprint(raftPort))
 	}
 	nctx, stop := context.WithCancel(ctx)
 	defer stop()
-	n, err := startNode(nctx, cfg, "demo.yaml (embedded)", log, nodeOverrides{})
-	if err != nil {
-		return err
+	for _, n := range nodes {
+		var doc bytes.Buffer
+		if err := template.Must(template.New("demo").Parse(demoTemplate)).Execute(&doc, map[string]any{"Node": n, "Nodes": nodes, "Backends": backends}); err != nil {
+			return err
+		}
+		cfg, err := config.Parse("demo.yaml (embedded)", doc.Bytes())
+		if err != nil {
+			return fmt.Errorf("demo config: %w", err)
+		}
+		if n.run, err = startNode(nctx, cfg, "demo.yaml (embedded)", log.With("node", n.ID), nodeOverrides{}); err != nil {
+			return fmt.Errorf("demo node %s: %w", n.ID, err)
+		}
+		defer func(r *runningNode) { stop(); _ = r.wait() }(n.run)
 	}
-	defer func() { stop(); _ = n.wait() }()
 
-	fmt.Fprintf(out, "switchboard demo: one node, two simulated clouds, DNS on %s, API on %s\n", o.dns, cfg.Node.APIListen)
-	host, port, _ := net.SplitHostPort(o.dns)
-	fmt.Fprintf(out, "  try:  dig @%s -p %s www.demo.example     switchboard status --api %s\n", host, port, cfg.Node.APIListen)
+	fmt.Fprintf(out, "switchboard demo: a 3-node cluster (n1 aws, n2 gcp, n3 azure) on 127.0.0.1-3, two simulated clouds of backends\n")
+	fmt.Fprintf(out, "  DNS on %s, %s, %s; API of n1 on %s\n", nodes[0].DNS, nodes[1].DNS, nodes[2].DNS, nodes[0].API)
+	fmt.Fprintf(out, "  try:  dig @%s -p %s www.demo.example     switchboard status --api %s\n", dnsHost, dnsPort, nodes[0].API)
 	fmt.Fprintf(out, "  plan: aws/us-east-1 backends stop at t+%s and start again at t+%s\n\n", o.downAfter, o.upAfter)
 
 	aws := []string{"127.0.1.1", "127.0.1.2"}
 	gcp := []string{"127.0.2.1", "127.0.2.2"}
+	servers := make([]string, len(nodes))
+	for i, n := range nodes {
+		servers[i] = n.DNS
+	}
 	start := time.Now()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -184,13 +216,13 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			printDemoLine(out, n, o.dns, time.Since(start))
+			printDemoLine(out, nodes[0].run, servers, time.Since(start))
 		case <-down.C:
 			fmt.Fprintf(out, "t+%-4s ▼ stopping the aws/us-east-1 backends (%s)\n", fmtSecs(time.Since(start)), strings.Join(aws, ", "))
 			for _, b := range backends[:2] {
 				b.stop()
 			}
-			watch = waitForAnswer(nctx, o.dns, "www.demo.example.", gcp)
+			watch = waitForAnswer(nctx, servers, "www.demo.example.", gcp)
 		case <-up.C:
 			fmt.Fprintf(out, "t+%-4s ▲ starting the aws/us-east-1 backends again\n", fmtSecs(time.Since(start)))
 			for _, b := range backends[:2] {
@@ -198,17 +230,17 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 					return err
 				}
 			}
-			watch = waitForAnswer(nctx, o.dns, "www.demo.example.", aws)
+			watch = waitForAnswer(nctx, servers, "www.demo.example.", aws)
 		case d := <-watch:
 			watch = nil
 			if failover == 0 {
 				failover = d
-				fmt.Fprintf(out, "t+%-4s ✔ failover: www.demo.example answers gcp %.3fs after the aws backends stopped\n", fmtSecs(time.Since(start)), d.Seconds())
+				fmt.Fprintf(out, "t+%-4s ✔ failover: every node answers gcp %.3fs after the aws backends stopped\n", fmtSecs(time.Since(start)), d.Seconds())
 				continue
 			}
 			failback = d
-			fmt.Fprintf(out, "t+%-4s ✔ failback: www.demo.example answers aws %.3fs after the aws backends started\n", fmtSecs(time.Since(start)), d.Seconds())
-			fmt.Fprintf(out, "\nmeasured: failover %.3fs, failback %.3fs (checks every 1s, fall 2, rise 2, re-check 100ms, watched connections)\n", failover.Seconds(), failback.Seconds())
+			fmt.Fprintf(out, "t+%-4s ✔ failback: every node answers aws %.3fs after the aws backends started\n", fmtSecs(time.Since(start)), d.Seconds())
+			fmt.Fprintf(out, "\nmeasured on all 3 nodes: failover %.3fs, failback %.3fs (checks every 1s, fall 2, rise 2, re-check 100ms, watched connections, 2 of 3 observers must agree)\n", failover.Seconds(), failback.Seconds())
 			if !o.forever {
 				return nil
 			}
@@ -219,16 +251,21 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 
 func fmtSecs(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds())) }
 
-// waitForAnswer polls name every 20 ms and sends how long it took until
-// the answer was exactly want.
-func waitForAnswer(ctx context.Context, server, name string, want []string) <-chan time.Duration {
+// waitForAnswer polls name on every server every 20 ms and sends how
+// long it took until all of them answered exactly want.
+func waitForAnswer(ctx context.Context, servers []string, name string, want []string) <-chan time.Duration {
 	ch := make(chan time.Duration, 1)
 	start := time.Now()
 	go func() {
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
+		pending := slices.Clone(servers)
 		for {
-			if got, _, err := lookupA(server, name); err == nil && slices.Equal(got, want) {
+			pending = slices.DeleteFunc(pending, func(s string) bool {
+				got, _, err := lookupA(s, name)
+				return err == nil && slices.Equal(got, want)
+			})
+			if len(pending) == 0 {
 				ch <- time.Since(start)
 				return
 			}
@@ -276,8 +313,8 @@ func soaSerial(server, zone string) uint32 {
 	return 0
 }
 
-func printDemoLine(out io.Writer, n *runningNode, server string, el time.Duration) {
-	ans, _, err := lookupA(server, "www.demo.example.")
+func printDemoLine(out io.Writer, n *runningNode, servers []string, el time.Duration) {
+	ans, _, err := lookupA(servers[0], "www.demo.example.")
 	a := strings.Join(ans, ",")
 	switch {
 	case err != nil:
@@ -285,24 +322,25 @@ func printDemoLine(out io.Writer, n *runningNode, server string, el time.Duratio
 	case len(ans) == 0:
 		a = "(refused: waiting for the first commit)"
 	}
+	var serials []string
+	for _, s := range servers {
+		serials = append(serials, fmt.Sprint(soaSerial(s, "demo.example.")))
+	}
 	var health []string
 	st := n.node.State()
-	local := map[string]bool{}
-	for _, s := range n.node.Monitor().Status() {
-		local[s.Endpoint] = s.Up
-	}
 	if st != nil && st.Policy != nil {
 		for _, e := range st.Policy.Parsed().Endpoints {
+			d := st.Health[e.Name]
 			mark := "up"
-			if !st.Health[e.Name].Up {
+			if !d.Up {
 				mark = "DOWN"
-			} else if !local[e.Name] {
-				mark = "up?" // this observer already sees it down; consensus not yet
+			} else if d.Down > 0 {
+				mark = fmt.Sprintf("up(%d/%d)", d.Down, d.Need) // some observers say down; not yet the quorum
 			}
 			health = append(health, fmt.Sprintf("%s %-4s", e.Name, mark))
 		}
 	}
-	fmt.Fprintf(out, "t+%-4s www → %-21s serial %-3d | %s\n", fmtSecs(el), a, soaSerial(server, "demo.example."), strings.Join(health, "  "))
+	fmt.Fprintf(out, "t+%-4s www → %-21s serials %-8s | %s\n", fmtSecs(el), a, strings.Join(serials, "/"), strings.Join(health, "  "))
 }
 
 func freeTCPPort(ip string) (int, error) {

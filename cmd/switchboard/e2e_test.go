@@ -487,3 +487,41 @@ func TestPlanAndApply(t *testing.T) {
 		t.Errorf("apply --expect 1 over version 2: exit %d, want 1 and HTTP 409:\n%s", code, out)
 	}
 }
+
+// TestDemo runs `switchboard demo` as a user would, with shorter timings:
+// a 3-node cluster that fails over and back and exits on its own.
+func TestDemo(t *testing.T) {
+	var port int
+	for range 20 { // a port free on all three node addresses
+		port = freePort(t, "127.0.0.1")
+		ok := true
+		for _, ip := range []string{"127.0.0.2", "127.0.0.3"} {
+			pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, fmt.Sprint(port)))
+			if err != nil {
+				ok = false
+				break
+			}
+			pc.Close()
+		}
+		if ok {
+			break
+		}
+	}
+	p := startProc(t, "demo", "--dns", fmt.Sprintf("127.0.0.1:%d", port), "--down-after", "4s", "--up-after", "7s")
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo: %v\n%s", err, p.output())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("demo did not exit within 60s:\n%s", p.output())
+	}
+	out := p.output()
+	for _, want := range []string{"a 3-node cluster", "✔ failover: every node answers gcp", "✔ failback: every node answers aws", "measured on all 3 nodes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
