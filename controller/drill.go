@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/raft"
+	"github.com/switchboard-dns/switchboard/zone"
 )
 
 // Scope kinds of a drill.
@@ -492,4 +493,63 @@ func (n *Node) drills(ctx context.Context) error {
 			n.log.Info("drill step", "drill", s.ID, "step", s.Step, "phase", s.Phase, "stage", s.What, "subject", s.Subject)
 		}
 	}
+}
+
+// DrillChange is one managed record whose answer a drill would change.
+type DrillChange struct {
+	Zone   string   `json:"zone"`
+	Record string   `json:"record"` // "www.example.com. A"
+	Before []string `json:"before"`
+	After  []string `json:"after"`
+	// Providers are the zone's providers that would be written,
+	// embedded included.
+	Providers []string `json:"providers"`
+}
+
+// PreviewDrill derives what the cluster would serve if a simulated drill
+// on endpoints were injected now, without touching f or m, and returns
+// the records whose answers would change. It is pure.
+func PreviewDrill(f *raft.Facts, m *raft.Memory, cur *State, endpoints []string) []DrillChange {
+	if f.Policy == nil || cur == nil || len(endpoints) == 0 {
+		return nil
+	}
+	fc := f.Clone()
+	fc.Drills["preview"] = &raft.Drill{ID: "preview", Mode: raft.DrillSimulated, Endpoints: endpoints,
+		Steps: []raft.DrillRecord{{Step: raft.StepStart}, {Step: raft.StepInject}}}
+	mc := cloneMemory(m)
+	next, _ := NewDeriver().Derive(fc, mc, nil, cur.Index).(*State)
+	if next == nil {
+		return nil
+	}
+	p := f.Policy.Parsed()
+	var out []DrillChange
+	for _, nz := range next.Zones {
+		oz := cur.Zone(nz.Origin)
+		zc := zoneConfig(p, nz.Origin)
+		for _, k := range nz.Managed {
+			after, _ := nz.Lookup(k)
+			var before zone.RRset
+			if oz != nil {
+				before, _ = oz.Lookup(k)
+			}
+			if before.Equal(after) {
+				continue
+			}
+			dc := DrillChange{Zone: nz.Origin, Record: k.String(), Before: before.Data, After: after.Data}
+			if zc != nil {
+				dc.Providers = slices.Clone(zc.Providers)
+			}
+			out = append(out, dc)
+		}
+	}
+	return out
+}
+
+func cloneMemory(m *raft.Memory) *raft.Memory {
+	c := &raft.Memory{Zones: maps.Clone(m.Zones), Health: maps.Clone(m.Health), Records: make(map[string]raft.RecordMemory, len(m.Records))}
+	for k, r := range m.Records {
+		r.Endpoints, r.Baseline = slices.Clone(r.Endpoints), slices.Clone(r.Baseline)
+		c.Records[k] = r
+	}
+	return c
 }
