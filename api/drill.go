@@ -242,6 +242,11 @@ type DrillReport struct {
 	Drill    *raft.Drill     `json:"drill"`
 	State    string          `json:"state"`
 	Timeline []TimelineEntry `json:"timeline"`
+	// RestoreLateMS is how long after the deadline the restore was
+	// committed (nil for an aborted or running drill).
+	RestoreLateMS *float64 `json:"restore_late_ms,omitempty"`
+	// Answering sums up the DNS measurements per phase.
+	Answering []PhaseAnswering `json:"answering,omitempty"`
 }
 
 // TimelineEntry is one step with its time measured from the start of its
@@ -286,7 +291,9 @@ func BuildDrillReport(d *raft.Drill) DrillReport {
 		switch {
 		case s.Phase == controller.PhaseRestore, s.Step == raft.StepRestored, s.Step == raft.StepAborted, s.Step == raft.StepEnded:
 			origin = restore
-		case s.Step == raft.StepStart:
+		case s.Step == raft.StepStart, s.Step == raft.StepInject:
+			// The inject step counts from the start: the time the
+			// leader took to switch the failure on.
 			origin = d.Steps[0].At
 		}
 		e.SinceMS = -1
@@ -295,7 +302,31 @@ func BuildDrillReport(d *raft.Drill) DrillReport {
 		}
 		rep.Timeline = append(rep.Timeline, e)
 	}
+	if r, ok := d.Step(raft.StepRestored); ok {
+		late := float64(r.At.Sub(d.Deadline).Microseconds()) / 1000
+		rep.RestoreLateMS = &late
+	}
+	for _, phase := range []string{controller.PhaseInject, controller.PhaseRestore} {
+		slowest, n := -1.0, 0
+		for _, e := range rep.Timeline {
+			if e.Phase == phase && e.What == "answering" {
+				n++
+				slowest = max(slowest, e.SinceMS)
+			}
+		}
+		if n > 0 {
+			rep.Answering = append(rep.Answering, PhaseAnswering{Phase: phase, Nodes: n, SlowestMS: slowest})
+		}
+	}
 	return rep
+}
+
+// PhaseAnswering is when the slowest node measured answered a phase's
+// content.
+type PhaseAnswering struct {
+	Phase     string  `json:"phase"`
+	Nodes     int     `json:"nodes"`
+	SlowestMS float64 `json:"slowest_ms"`
 }
 
 // Markdown prints the report as a Markdown timeline.
@@ -305,7 +336,13 @@ func (rep DrillReport) Markdown() string {
 	fmt.Fprintf(&b, "# Drill %s\n\n", d.ID)
 	fmt.Fprintf(&b, "- scope: `%s` (%s)\n- mode: %s\n- started by: %s\n- deadline: %s\n- state: %s\n",
 		d.Scope, scopeTargets(d), d.Mode, d.By, d.Deadline.UTC().Format(time.RFC3339Nano), rep.State)
-	b.WriteString("\nTimes are those of the committed facts (consensus change, generation, provider sync) and of DNS answers measured by the CLI; +ms counts from the injection (the start for a live drill) or from the restore.\n\n")
+	if rep.RestoreLateMS != nil {
+		fmt.Fprintf(&b, "- restored %.1f ms after the deadline\n", *rep.RestoreLateMS)
+	}
+	for _, a := range rep.Answering {
+		fmt.Fprintf(&b, "- %s: every one of %d nodes measured answered within %.1f ms\n", a.Phase, a.Nodes, a.SlowestMS)
+	}
+	b.WriteString("\nTimes are those of the committed facts (consensus change, generation, provider sync) and of DNS answers measured by the CLI; +ms counts from the injection (the start for a live drill; the inject step itself from the start) or from the restore.\n\n")
 	b.WriteString("| step | phase | stage | subject | time (UTC) | +ms | detail |\n|---|---|---|---|---|---:|---|\n")
 	for _, e := range rep.Timeline {
 		since := "—"

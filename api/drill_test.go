@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-dns/switchboard/api"
+	"github.com/switchboard-dns/switchboard/raft"
 )
 
 // TestDrillRequests: dry-run shows the records a drill changes and what
@@ -72,5 +74,42 @@ func TestDrillRequests(t *testing.T) {
 				t.Errorf("%s %s: body %s, want it to contain %q", tc.method, tc.path, b, tc.contains)
 			}
 		})
+	}
+}
+
+// TestBuildDrillReport: each step is timed from its phase's origin with
+// the time of the fact that shows it.
+func TestBuildDrillReport(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	d := &raft.Drill{ID: "d", Scope: "endpoint:a", Mode: raft.DrillSimulated, Endpoints: []string{"a"}, Deadline: ms(3000), Steps: []raft.DrillRecord{
+		{Step: raft.StepStart, At: ms(0), By: "op"},
+		{Step: raft.StepInject, At: ms(12), By: "n1"},
+		{Step: raft.StepObserved, At: ms(20), Phase: "inject", What: "consensus", Subject: "a", When: ms(12)},
+		{Step: raft.StepObserved, At: ms(30), Phase: "inject", What: "applied", Subject: "p1 example.com.", When: ms(27)},
+		{Step: raft.StepObserved, At: ms(80), Phase: "inject", What: "answering", Subject: "dns n1", When: ms(40)},
+		{Step: raft.StepObserved, At: ms(81), Phase: "inject", What: "answering", Subject: "dns n2", When: ms(52)},
+		{Step: raft.StepRestored, At: ms(3010), By: "n2"},
+		{Step: raft.StepObserved, At: ms(3020), Phase: "restore", What: "answering", Subject: "dns n2", When: ms(3035)},
+		{Step: raft.StepEnded, At: ms(3040), By: "n2"},
+	}}
+	rep := api.BuildDrillReport(d)
+	want := []float64{0, 12, 0, 15, 28, 40, 0, 25, 30}
+	if len(rep.Timeline) != len(want) {
+		t.Fatalf("got %d entries, want %d", len(rep.Timeline), len(want))
+	}
+	for i, e := range rep.Timeline {
+		if e.SinceMS != want[i] {
+			t.Errorf("entry %d (%s %s %s): got %.1f ms, want %.1f", i, e.Step, e.What, e.Subject, e.SinceMS, want[i])
+		}
+	}
+	if rep.RestoreLateMS == nil || *rep.RestoreLateMS != 10 {
+		t.Errorf("got restore late %v, want 10 ms", rep.RestoreLateMS)
+	}
+	if len(rep.Answering) != 2 || rep.Answering[0].SlowestMS != 40 || rep.Answering[0].Nodes != 2 || rep.Answering[1].SlowestMS != 25 {
+		t.Errorf("got answering %+v, want inject 2 nodes 40 ms, restore 1 node 25 ms", rep.Answering)
+	}
+	if md := rep.Markdown(); !strings.Contains(md, "| observed | inject | applied | p1 example.com. | 00:00:00.027 | 15.0 |") {
+		t.Errorf("markdown: got\n%s\nwant the applied line with its time and offset", md)
 	}
 }

@@ -65,6 +65,9 @@ func printStatus(w io.Writer, st *api.NodeStatus) {
 		if e.Override != "" {
 			state += " (override)"
 		}
+		if e.Drill != "" {
+			state += " (drill " + e.Drill + ")"
+		}
 		var votes []string
 		for _, v := range e.Votes {
 			s := v.Observer + "=up"
