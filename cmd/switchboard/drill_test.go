@@ -152,3 +152,112 @@ func TestDrillRegionSimulatedSurvivesNodeDeath(t *testing.T) {
 		t.Errorf("drill list: got %v\n%s, want %s ended", err, list, id)
 	}
 }
+
+// waitOutput waits until a process has printed want.
+func waitOutput(t *testing.T, p *proc, want string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !strings.Contains(p.output(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the output after %s:\n%s", want, limit, p.output())
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+// TestDrillLiveRegionPowerLoss replays the Pangyo data centre fire (issue
+// 6, item 6) as a live drill: once the drill runs, the aws us-east-1
+// endpoint and the controller node placed in that region die at once.
+// Answers move within 5 s, the two survivors keep quorum (they commit the
+// drill's later steps), and the report shows each step; when the
+// operator brings the endpoint back after the deadline, the restore is
+// measured too.
+func TestDrillLiveRegionPowerLoss(t *testing.T) {
+	c := newCluster(t, clusterOpts{voters: 3, interval: "1s", manual: true})
+	dc := c.nodes[0] // the node in the region that burns
+	cfg, err := os.ReadFile(dc.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = []byte(strings.Replace(string(cfg), "cloud: cloud1\n  region: region1\n", "cloud: aws\n  region: us-east-1\n", 1))
+	if err := os.WriteFile(dc.cfgPath, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.nodes {
+		c.start(n)
+	}
+	c.waitAll(c.all(), everyone, 30*time.Second)
+	rest := c.except(dc)
+
+	p := startProc(t, "drill", "run", "--scope", "region:aws/us-east-1", "--mode", "live", "--duration", "6s", "--api", rest[0].api)
+	waitOutput(t, p, "started at index", 10*time.Second)
+	// A live drill injects nothing.
+	c.waitAll(c.all(), everyone, time.Second)
+
+	fire := time.Now()
+	c.backend[0].stop()
+	c.kill(dc)
+	took := c.waitAll(rest, withoutA, 5*time.Second)
+	t.Logf("power loss of aws/us-east-1 (endpoint a and node %s): survivors answer without a after %s (limit 5s)", dc.id, took.Round(time.Millisecond))
+	nl := c.leader(rest, 10*time.Second)
+	t.Logf("leader after the fire: %s", nl.id)
+
+	waitOutput(t, p, "restored", 15*time.Second)
+	back := time.Now()
+	c.backend[0].start()
+	took = c.waitAll(rest, everyone, 10*time.Second)
+	t.Logf("endpoint a back %s after the fire: survivors answer it again after %s", back.Sub(fire).Round(time.Millisecond), took.Round(time.Millisecond))
+	if err := waitExit(t, p, 45*time.Second); err != nil {
+		t.Fatalf("drill run: %v\n%s", err, p.output())
+	}
+	m := regexp.MustCompile(`drill (drill-\S+) started`).FindStringSubmatch(p.output())
+	if m == nil {
+		t.Fatalf("no drill id in the output:\n%s", p.output())
+	}
+	jsonPath := filepath.Join(t.TempDir(), "r.json")
+	out, err := exec.Command(binary, "drill", "report", m[1], "--api", rest[1].api, "--json", jsonPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("drill report: %v\n%s", err, out)
+	}
+	t.Logf("report:\n%s", out)
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep api.DrillReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Drill.Has(raft.StepInject) {
+		t.Errorf("a live drill recorded an inject step")
+	}
+	seen := map[string]api.TimelineEntry{}
+	for _, e := range rep.Timeline {
+		seen[e.Step+" "+e.Phase+" "+e.What+" "+e.Subject] = e
+	}
+	want := []string{
+		"observed inject consensus a",
+		"observed inject generation c.example.",
+		"restored   ",
+		"observed restore consensus a",
+		"observed restore generation c.example.",
+		"ended   ",
+	}
+	for _, n := range rest {
+		want = append(want, "observed inject answering dns "+n.id, "observed restore answering dns "+n.id)
+	}
+	for _, k := range want {
+		e, ok := seen[k]
+		if !ok {
+			t.Errorf("report: no %q step", k)
+			continue
+		}
+		if e.SinceMS < 0 {
+			t.Errorf("report: %q at %.1f ms, want a measured time", k, e.SinceMS)
+		}
+	}
+	down := seen["observed inject consensus a"]
+	if lim := float64(fire.Sub(rep.Drill.Steps[0].At)/time.Millisecond) + 5000; down.SinceMS > lim {
+		t.Errorf("consensus down %.1f ms after the start, want within 5 s of the fire (%.0f ms)", down.SinceMS, lim)
+	}
+}
