@@ -204,6 +204,9 @@ type drillRunner struct {
 }
 
 func (r *drillRunner) run(ctx context.Context) error {
+	// The first Ctrl-C aborts the drill, and the command still waits for
+	// its end: requests must outlive the signal's cancelling of ctx.
+	ctx = context.WithoutCancel(ctx)
 	dry := r.req
 	dry.DryRun = true
 	var preview api.DrillResponse
@@ -232,6 +235,8 @@ func (r *drillRunner) run(ctx context.Context) error {
 		}
 		if m.DNS != "" {
 			targets = append(targets, dnsTarget{node: m.ID, addr: m.DNS})
+		} else if m.Member {
+			fmt.Fprintf(r.out, "note: %s has registered no DNS address yet; its answers are not measured\n", m.ID)
 		}
 	}
 	r.cl.learn(apis)
@@ -275,8 +280,6 @@ func (r *drillRunner) run(ctx context.Context) error {
 	aborted := false
 	for {
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
 		case <-sig:
 			if aborted {
 				return &exitError{code: 1, err: fmt.Errorf("interrupted; drill %s was aborted", id)}
@@ -287,7 +290,11 @@ func (r *drillRunner) run(ctx context.Context) error {
 				fmt.Fprintf(r.out, "abort: %v\n", err)
 			}
 		case res := <-results:
-			fmt.Fprintf(r.out, "  %s  dns %-7s %s answers the new content  (measured)\n", res.at.UTC().Format("15:04:05.000"), res.phase, res.node)
+			what := "the drill's content"
+			if res.phase == controller.PhaseRestore {
+				what = "the original content again"
+			}
+			fmt.Fprintf(r.out, "  %s  dns %-7s %s answers %s  (measured)\n", res.at.UTC().Format("15:04:05.000"), res.phase, res.node, what)
 			pending = append(pending, res)
 		case <-tick.C:
 		}
@@ -300,6 +307,11 @@ func (r *drillRunner) run(ctx context.Context) error {
 		})
 		if err := r.cl.do(ctx, "GET", "/v1/drills/"+id, nil, &rep); err != nil {
 			continue // the node is down or has no leader yet: keep trying
+		}
+		if len(rep.Timeline) < printed {
+			// Another node answered, one that has not applied as
+			// much of the log yet: wait for it to catch up.
+			continue
 		}
 		for _, e := range rep.Timeline[printed:] {
 			fmt.Fprintln(r.out, timelineLine(e))

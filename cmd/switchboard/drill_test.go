@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +43,7 @@ func TestDrillRegionSimulatedSurvivesNodeDeath(t *testing.T) {
 	leader := c.leader(c.all(), 10*time.Second)
 	rest := c.except(leader)
 	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	waitRegistered(t, leader, 3)
 
 	// Dry run first: what would change, nothing committed.
 	out, err := exec.Command(binary, "drill", "run", "--scope", "region:aws/us-east-1", "--dry-run", "--api", leader.api).CombinedOutput()
@@ -61,6 +63,11 @@ func TestDrillRegionSimulatedSurvivesNodeDeath(t *testing.T) {
 	took := c.waitAll(c.all(), withoutA, 3*time.Second)
 	t.Logf("every node answers without the aws endpoint %s after the CLI started", took.Round(time.Millisecond))
 	// The endpoint itself stays healthy: only the drill takes it out.
+	// The CLI has measured every node, the leader included, before the
+	// leader dies.
+	for _, n := range c.all() {
+		waitOutput(t, p, "dns inject  "+n.id+" answers the drill's content", 5*time.Second)
+	}
 	c.kill(leader)
 	killed := time.Now()
 	// The deadline passes with the starter and the old leader dead: the
@@ -132,6 +139,11 @@ func TestDrillRegionSimulatedSurvivesNodeDeath(t *testing.T) {
 	if restored.At.Before(rep.Drill.Deadline) {
 		t.Errorf("restored at %s, before the deadline %s", restored.At, rep.Drill.Deadline)
 	}
+	if rep.RestoreLateMS == nil {
+		t.Errorf("report: no restore lateness")
+	} else {
+		t.Logf("restore committed by %s %.1f ms after the deadline", restored.By, *rep.RestoreLateMS)
+	}
 	for _, k := range mustHave {
 		if e, ok := got[k]; ok {
 			t.Logf("%-9s %-8s %-11s %-14s %+9.1f ms  by %s", k.step, k.phase, k.what, k.subject, e.SinceMS, e.By)
@@ -150,6 +162,34 @@ func TestDrillRegionSimulatedSurvivesNodeDeath(t *testing.T) {
 	list, err = exec.Command(binary, "drill", "list", "--api", rest[1].api).CombinedOutput()
 	if err != nil || !strings.Contains(string(list), id) || !strings.Contains(string(list), "ended") {
 		t.Errorf("drill list: got %v\n%s, want %s ended", err, list, id)
+	}
+}
+
+// waitRegistered waits until every member has registered its DNS
+// address, which the CLI needs to measure its answers.
+func waitRegistered(t *testing.T, n *tnode, members int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var cs api.ClusterStatus
+		resp, err := http.Get("http://" + n.api + "/v1/cluster")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&cs)
+			resp.Body.Close()
+		}
+		ok := 0
+		for _, m := range cs.Members {
+			if m.DNS != "" {
+				ok++
+			}
+		}
+		if err == nil && ok == members {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s: %d of %d members registered a DNS address (%v)", ok, members, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
 	}
 }
 
@@ -188,6 +228,7 @@ func TestDrillLiveRegionPowerLoss(t *testing.T) {
 	}
 	c.waitAll(c.all(), everyone, 30*time.Second)
 	rest := c.except(dc)
+	waitRegistered(t, rest[0], 3)
 
 	p := startProc(t, "drill", "run", "--scope", "region:aws/us-east-1", "--mode", "live", "--duration", "6s", "--api", rest[0].api)
 	waitOutput(t, p, "started at index", 10*time.Second)
@@ -259,5 +300,30 @@ func TestDrillLiveRegionPowerLoss(t *testing.T) {
 	down := seen["observed inject consensus a"]
 	if lim := float64(fire.Sub(rep.Drill.Steps[0].At)/time.Millisecond) + 5000; down.SinceMS > lim {
 		t.Errorf("consensus down %.1f ms after the start, want within 5 s of the fire (%.0f ms)", down.SinceMS, lim)
+	}
+}
+
+// TestDrillInterruptAborts: Ctrl-C on `drill run` aborts the drill at
+// once (long before its deadline), the aborted step is committed, the
+// nodes answer the full set again, and the command prints the report.
+func TestDrillInterruptAborts(t *testing.T) {
+	c := newCluster(t, clusterOpts{voters: 3, interval: "1s"})
+	p := startProc(t, "drill", "run", "--scope", "endpoint:a", "--duration", "10m", "--api", c.nodes[1].api)
+	c.waitAll(c.all(), withoutA, 5*time.Second)
+	waitOutput(t, p, "observed inject consensus a", 5*time.Second)
+	start := time.Now()
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	took := c.waitAll(c.all(), everyone, 5*time.Second)
+	t.Logf("after Ctrl-C every node answers a again in %s", took.Round(time.Millisecond))
+	if err := waitExit(t, p, 20*time.Second); err != nil {
+		t.Fatalf("drill run: %v\n%s", err, p.output())
+	}
+	t.Logf("drill run exited %s after Ctrl-C", time.Since(start).Round(time.Millisecond))
+	for _, want := range []string{"aborting the drill", "| aborted |", "| ended |", "aborted by the operator"} {
+		if !strings.Contains(p.output(), want) {
+			t.Errorf("want %q in\n%s", want, p.output())
+		}
 	}
 }
