@@ -386,7 +386,11 @@ func observePhase(in DrillInput, phase string, from raft.DrillRecord, step func(
 		for _, name := range zoneProviders(p, zn) {
 			s := in.Sync[raft.SyncKey(name, zn)]
 			if s.Applied >= gen {
-				obs(ObserveApplied, name+" "+zn, s.At, gen, fmt.Sprintf("generation %d", s.Applied))
+				at := s.At
+				if !s.AppliedAt.IsZero() {
+					at = s.AppliedAt
+				}
+				obs(ObserveApplied, name+" "+zn, at, gen, fmt.Sprintf("generation %d", s.Applied))
 			} else {
 				complete = false
 			}

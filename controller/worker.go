@@ -266,6 +266,7 @@ func (w *worker) process(ctx context.Context, j *job) jobResult {
 		}
 	}
 	res.applied = true
+	appliedAt := r.opts.Now()
 	r.metrics.applied(w.name, origin, gen)
 	verified, superseded := w.verify(ctx, j)
 	res.verified = verified
@@ -280,7 +281,7 @@ func (w *worker) process(ctx context.Context, j *job) jobResult {
 	}
 	_, syncs := r.opts.Cluster.Snapshot()
 	prev := syncs[raft.SyncKey(w.name, origin)]
-	s := raft.SyncStatus{Provider: w.name, Zone: origin, Applied: gen, Verified: prev.Verified, At: r.opts.Now(), Policy: j.policy}
+	s := raft.SyncStatus{Provider: w.name, Zone: origin, Applied: gen, Verified: prev.Verified, At: r.opts.Now(), AppliedAt: appliedAt, Policy: j.policy}
 	if verified {
 		s.Verified = gen
 	} else if !superseded {

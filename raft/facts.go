@@ -126,10 +126,14 @@ type SyncStatus struct {
 	Zone     string `json:"zone"`
 	// Applied and Verified are generations: written to the provider, and
 	// seen answered by its nameservers.
-	Applied  uint64    `json:"applied"`
-	Verified uint64    `json:"verified"`
-	At       time.Time `json:"at"`
-	Error    string    `json:"error,omitempty"`
+	Applied  uint64 `json:"applied"`
+	Verified uint64 `json:"verified"`
+	// At is when the result was reported (after verification).
+	At time.Time `json:"at"`
+	// AppliedAt is when the provider accepted the write of Applied,
+	// before verification (zero in results from older versions).
+	AppliedAt time.Time `json:"applied_at,omitzero"`
+	Error     string    `json:"error,omitempty"`
 	// Unverified is set when the nameservers did not answer the applied
 	// generation before the verify deadline.
 	Unverified bool `json:"unverified,omitempty"`
