@@ -71,15 +71,21 @@ func ParseScope(s string) (Scope, error) {
 func (s Scope) Resolve(p *config.Policy) (endpoints []string, provider string, err error) {
 	switch s.Kind {
 	case ScopeProvider:
-		if _, ok := p.Providers[s.Name]; ok {
-			return nil, s.Name, nil
-		}
+		pc, ok := p.Providers[s.Name]
+		embedded := s.Name == config.EmbeddedProvider || ok && pc.Type == config.ProviderEmbedded
 		for _, z := range p.Zones {
-			if slices.Contains(z.Providers, s.Name) {
-				return nil, s.Name, nil
-			}
+			ok = ok || slices.Contains(z.Providers, s.Name)
 		}
-		return nil, "", fmt.Errorf("controller: drill scope %s: no such provider: %w", s, raft.ErrInvalid)
+		switch {
+		case !ok:
+			return nil, "", fmt.Errorf("controller: drill scope %s: no such provider: %w", s, raft.ErrInvalid)
+		case embedded:
+			// The embedded servers follow the log; the reconciler
+			// never writes to them, so there is nothing to fail.
+			// Drill the nodes instead (a live drill, stopping them).
+			return nil, "", fmt.Errorf("controller: drill scope %s: the embedded servers are not written by the reconciler and cannot be drilled as a provider: %w", s, raft.ErrInvalid)
+		}
+		return nil, s.Name, nil
 	case ScopePool:
 		pool := p.Pools[s.Name]
 		if pool == nil {
@@ -337,16 +343,41 @@ func observePhase(in DrillInput, phase string, from raft.DrillRecord, step func(
 		}
 	}
 	if d.Provider != "" {
-		if phase != PhaseInject || d.Mode != raft.DrillSimulated {
+		if d.Mode != raft.DrillSimulated {
 			return true
 		}
+		complete := true
 		for _, z := range p.Zones {
+			if !slices.Contains(z.Providers, d.Provider) {
+				continue
+			}
+			subject := d.Provider + " " + z.Name
 			s, ok := in.Sync[raft.SyncKey(d.Provider, z.Name)]
-			if ok && s.Error != "" && errorAfter(s, d) {
-				obs(ObserveFailing, d.Provider+" "+z.Name, s.At, 0, s.Error)
+			if phase == PhaseInject {
+				if ok && s.Error != "" && errorAfter(s, d) {
+					obs(ObserveFailing, subject, s.At, 0, s.Error)
+				}
+				continue
+			}
+			// Restore: the provider catches up with the zone's
+			// generation (written after the restore), or had nothing
+			// to catch up on.
+			gen := in.Zones[z.Name].Generation
+			switch {
+			case !ok || s.Error != "" || s.Applied < gen || s.Verified < gen:
+				complete = false
+			case s.At.Before(from.At):
+				obs(ObserveVerified, subject, from.At, gen, fmt.Sprintf("generation %d: nothing to write after the drill", gen))
+			default:
+				at := s.At
+				if !s.AppliedAt.IsZero() {
+					at = s.AppliedAt
+				}
+				obs(ObserveApplied, subject, at, gen, fmt.Sprintf("generation %d", s.Applied))
+				obs(ObserveVerified, subject, s.At, gen, fmt.Sprintf("generation %d", s.Verified))
 			}
 		}
-		return true
+		return complete
 	}
 	wantUp := phase == PhaseRestore
 	var when time.Time

@@ -94,7 +94,7 @@ func TestScopeResolve(t *testing.T) {
 		{"cloud:aws", []string{"a1", "a2", "a3"}, "", false},
 		{"cloud:gcp", []string{"g1"}, "", false},
 		{"provider:p2", nil, "p2", false},
-		{"provider:embedded", nil, "embedded", false},
+		{"provider:embedded", nil, "", true},
 		{"provider:nope", nil, "", true},
 		{"endpoint:zz", nil, "", true},
 		{"region:gcp/r1", nil, "", true},
@@ -360,6 +360,9 @@ func TestDrillSteps(t *testing.T) {
 	drill := func(mode string, steps ...raft.DrillRecord) *raft.Drill {
 		return &raft.Drill{ID: "d", Scope: "region:aws/r1", Mode: mode, Endpoints: []string{"a1", "a2"}, Deadline: at(60), Steps: steps}
 	}
+	provDrill := func(steps ...raft.DrillRecord) *raft.Drill {
+		return &raft.Drill{ID: "d", Scope: "provider:p2", Mode: raft.DrillSimulated, Provider: "p2", Deadline: at(60), Steps: steps}
+	}
 	down := map[string]raft.HealthMemory{"a1": {Up: false, Since: at(1), Index: 11}, "a2": {Up: false, Since: at(1), Index: 11}}
 	upAgain := map[string]raft.HealthMemory{"a1": {Up: true, Since: at(60), Index: 50}, "a2": {Up: true, Since: at(60), Index: 50}}
 	gen3 := map[string]raft.ZoneMemory{"example.com.": {Generation: 3, Since: at(1), Index: 11}}
@@ -388,6 +391,11 @@ func TestDrillSteps(t *testing.T) {
 			[]time.Time{at(60), at(60), at(61), at(61), at(62), at(62)}},
 		{"restore not verified: waits", DrillInput{Drill: drill(raft.DrillSimulated, start, inject, restored, obs(PhaseRestore, ObserveConsensus, "a1,a2"), obs(PhaseRestore, ObserveGeneration, "example.com.")), Health: upAgain, Zones: gen4, Sync: p1done, Now: at(70)}, nil, nil},
 		{"restore not verified after the grace: ended anyway", DrillInput{Drill: drill(raft.DrillSimulated, start, inject, restored, obs(PhaseRestore, ObserveConsensus, "a1,a2"), obs(PhaseRestore, ObserveGeneration, "example.com.")), Health: upAgain, Zones: gen4, Sync: p1done, Now: at(60).Add(DrillEndGrace + time.Second)}, []step{{"ended", "", ""}}, nil},
+		{"provider drill: its failure observed at the sync's time", DrillInput{Drill: provDrill(start, inject), Zones: gen3, Sync: map[string]raft.SyncStatus{"p2 example.com.": {Applied: 2, Verified: 2, At: at(2), Error: "drill d"}}, Now: at(3)},
+			[]step{{"observed", ObserveFailing, "p2 example.com."}}, []time.Time{at(2)}},
+		{"provider drill restored: waits for the provider to catch up", DrillInput{Drill: provDrill(start, inject, restored), Zones: gen3, Sync: map[string]raft.SyncStatus{"p2 example.com.": {Applied: 2, Verified: 2, At: at(2), Error: "drill d"}}, Now: at(61)}, nil, nil},
+		{"provider drill restored: caught up, ended", DrillInput{Drill: provDrill(start, inject, restored), Zones: gen3, Sync: map[string]raft.SyncStatus{"p2 example.com.": {Applied: 3, Verified: 3, AppliedAt: at(61), At: at(62)}}, Now: at(63)},
+			[]step{{"observed", ObserveApplied, "p2 example.com."}, {"observed", ObserveVerified, "p2 example.com."}, {"ended", "", ""}}, []time.Time{at(61), at(62)}},
 		{"ended: nothing", DrillInput{Drill: drill(raft.DrillSimulated, start, inject, restored, raft.DrillRecord{Step: raft.StepEnded}), Now: at(100)}, nil, nil},
 	}
 	for _, tt := range tests {
