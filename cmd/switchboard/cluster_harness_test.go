@@ -320,6 +320,8 @@ type clusterOpts struct {
 	manual bool
 	// lone: the last node knows no peers and waits for `cluster join`.
 	lone bool
+	// policyEdit, when set, rewrites the policy every node is given.
+	policyEdit func(string) string
 }
 
 const clusterPolicy = `
@@ -406,7 +408,11 @@ func (c *tcluster) writeConfig(n *tnode) {
 			fmt.Fprintf(&b, "    - {id: %s, raft: %q, api: %q}\n", p.id, p.raft, p.api)
 		}
 	}
-	b.WriteString(fmt.Sprintf(clusterPolicy, c.opts.observerTimeout, c.opts.interval, c.backend[0].port(), c.backend[1].port(), c.backend[2].port()))
+	pol := fmt.Sprintf(clusterPolicy, c.opts.observerTimeout, c.opts.interval, c.backend[0].port(), c.backend[1].port(), c.backend[2].port())
+	if c.opts.policyEdit != nil {
+		pol = c.opts.policyEdit(pol)
+	}
+	b.WriteString(pol)
 	if err := os.WriteFile(n.cfgPath, []byte(b.String()), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
