@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -234,7 +235,7 @@ func (r *drillRunner) run(ctx context.Context) error {
 			apis = append(apis, m.API)
 		}
 		if m.DNS != "" {
-			targets = append(targets, dnsTarget{node: m.ID, addr: m.DNS})
+			targets = append(targets, dnsTarget{node: m.ID, addr: reachableDNS(m.DNS, m.Raft, m.API)})
 		} else if m.Member {
 			fmt.Fprintf(r.out, "note: %s has registered no DNS address yet; its answers are not measured\n", m.ID)
 		}
@@ -488,4 +489,24 @@ func answerData(c *dns.Client, addr string, ch dnsCheck) ([]string, error) {
 		}
 	}
 	return nil, nil
+}
+
+// reachableDNS turns a node's DNS listen address into one to query: a
+// wildcard host (":53", "0.0.0.0:53", "[::]:53") takes the host of the
+// node's advertised Raft address, or else of its API address.
+func reachableDNS(dnsAddr string, others ...string) string {
+	host, port, err := net.SplitHostPort(dnsAddr)
+	if err != nil {
+		return dnsAddr
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return dnsAddr
+	}
+	for _, o := range others {
+		h, _, err := net.SplitHostPort(o)
+		if ip := net.ParseIP(h); err == nil && h != "" && (ip == nil || !ip.IsUnspecified()) {
+			return net.JoinHostPort(h, port)
+		}
+	}
+	return dnsAddr
 }

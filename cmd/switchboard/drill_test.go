@@ -327,3 +327,25 @@ func TestDrillInterruptAborts(t *testing.T) {
 		}
 	}
 }
+
+func TestReachableDNS(t *testing.T) {
+	tests := []struct {
+		dns    string
+		others []string
+		want   string
+	}{
+		{"127.0.0.2:5353", []string{"10.0.0.1:7053"}, "127.0.0.2:5353"},
+		{":53", []string{"10.0.0.1:7053", "10.0.0.9:8053"}, "10.0.0.1:53"},
+		{"0.0.0.0:53", []string{"0.0.0.0:7053", "10.0.0.9:8053"}, "10.0.0.9:53"},
+		{"[::]:53", []string{"[2001:db8::1]:7053"}, "[2001:db8::1]:53"},
+		{"ns.example:53", nil, "ns.example:53"},
+		{":53", nil, ":53"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dns, func(t *testing.T) {
+			if got := reachableDNS(tt.dns, tt.others...); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
