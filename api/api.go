@@ -162,6 +162,8 @@ type NodeStatus struct {
 	Records       []RecordStatus     `json:"records"`
 	Sync          []raft.SyncStatus  `json:"sync,omitempty"`
 	Events        []controller.Event `json:"events"`
+	// Drills are the drills not yet ended.
+	Drills []DrillSummary `json:"drills,omitempty"`
 }
 
 // ZoneStatus is one zone's generation and the serial this node serves.
@@ -212,6 +214,9 @@ func (s *Server) Status() NodeStatus {
 		}
 		for ep, h := range m.Health {
 			since[ep] = h.Since
+		}
+		for _, d := range f.ActiveDrills() {
+			ns.Drills = append(ns.Drills, summary(d))
 		}
 	})
 	st := n.State()

@@ -179,11 +179,15 @@ func (s *Server) listDrills(w http.ResponseWriter, _ *http.Request) {
 	out := []DrillSummary{}
 	s.opts.Node.Raft().FSM().Read(func(f *raft.Facts, _ *raft.Memory, _ uint64) {
 		for _, d := range f.Drills {
-			out = append(out, DrillSummary{ID: d.ID, Scope: d.Scope, Mode: d.Mode, State: drillState(d), Start: d.Steps[0].At, Deadline: d.Deadline, By: d.By})
+			out = append(out, summary(d))
 		}
 	})
 	slices.SortFunc(out, func(a, b DrillSummary) int { return a.Start.Compare(b.Start) })
 	writeJSON(w, http.StatusOK, out)
+}
+
+func summary(d *raft.Drill) DrillSummary {
+	return DrillSummary{ID: d.ID, Scope: d.Scope, Mode: d.Mode, State: drillState(d), Start: d.Steps[0].At, Deadline: d.Deadline, By: d.By}
 }
 
 func drillState(d *raft.Drill) string {

@@ -58,6 +58,7 @@ func TestDrillRequests(t *testing.T) {
 		{"bad duration", "POST", "/v1/drills", `{"scope":"endpoint:b","duration":"-1s"}`, 400, "positive duration"},
 		{"overlapping start refused", "POST", "/v1/drills", `{"scope":"pool:p","force":true}`, 409, "already covers a"},
 		{"list", "GET", "/v1/drills", "", 200, id},
+		{"status shows the running drill", "GET", "/v1/status", "", 200, `"state": "running"`},
 		{"observed from outside", "POST", "/v1/drills/" + id + "/observed", `{"phase":"inject","what":"answering","subject":"n1","when":"2026-01-01T00:00:00Z"}`, 200, `"index"`},
 		{"abort", "POST", "/v1/drills/" + id + "/abort", "", 200, `"index"`},
 		{"abort twice", "POST", "/v1/drills/" + id + "/abort", "", 409, "over already"},

@@ -87,6 +87,12 @@ func printStatus(w io.Writer, st *api.NodeStatus) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	for _, d := range st.Drills {
+		fmt.Fprintf(w, "DRILL %s: %s %s, %s, deadline %s\n", d.ID, d.Mode, d.Scope, d.State, d.Deadline.Format(time.RFC3339))
+	}
+	if len(st.Drills) > 0 {
+		fmt.Fprintln(w)
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RECORD\tTYPE\tANSWER\tNOTE")
 	for _, r := range st.Records {
