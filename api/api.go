@@ -1,5 +1,6 @@
 // Package api is switchboard's HTTP interface: node and cluster status,
-// policy reads and writes, operator overrides, and Prometheus metrics.
+// policy reads and writes, operator overrides, drills, and Prometheus
+// metrics.
 //
 // Every write goes through Raft ([raft.Node.Propose]), so any node accepts
 // it and forwards it to the leader. Bad requests get a 4xx with a JSON error
@@ -77,6 +78,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /v1/cluster/join", s.join)
 	s.mux.HandleFunc("POST /v1/cluster/leave", s.leave)
 	s.mux.HandleFunc("POST /v1/cluster/remove", s.remove)
+	s.drillRoutes()
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
 	return s
 }
@@ -160,6 +162,8 @@ type NodeStatus struct {
 	Records       []RecordStatus     `json:"records"`
 	Sync          []raft.SyncStatus  `json:"sync,omitempty"`
 	Events        []controller.Event `json:"events"`
+	// Drills are the drills not yet ended.
+	Drills []DrillSummary `json:"drills,omitempty"`
 }
 
 // ZoneStatus is one zone's generation and the serial this node serves.
@@ -210,6 +214,9 @@ func (s *Server) Status() NodeStatus {
 		}
 		for ep, h := range m.Health {
 			since[ep] = h.Since
+		}
+		for _, d := range f.ActiveDrills() {
+			ns.Drills = append(ns.Drills, summary(d))
 		}
 	})
 	st := n.State()

@@ -25,9 +25,11 @@ type ClusterStatus struct {
 
 // MemberStatus is one member's configuration and its own report.
 type MemberStatus struct {
-	ID     string `json:"id"`
-	Raft   string `json:"raft"`
-	API    string `json:"api,omitempty"`
+	ID   string `json:"id"`
+	Raft string `json:"raft"`
+	API  string `json:"api,omitempty"`
+	// DNS is where its embedded DNS server answers.
+	DNS    string `json:"dns,omitempty"`
 	Voter  bool   `json:"voter"`
 	Cloud  string `json:"cloud,omitempty"`
 	Region string `json:"region,omitempty"`
@@ -69,7 +71,7 @@ func (s *Server) cluster(w http.ResponseWriter, r *http.Request) {
 				ms = &MemberStatus{ID: id, Raft: info.Raft, Voter: info.Voter}
 				byID[id] = ms
 			}
-			ms.API, ms.Cloud, ms.Region = info.API, info.Cloud, info.Region
+			ms.API, ms.DNS, ms.Cloud, ms.Region = info.API, info.DNS, info.Cloud, info.Region
 		}
 		for id, o := range f.Observers {
 			if ms := byID[id]; ms != nil {

@@ -86,6 +86,8 @@ type Decision struct {
 	Votes    []VoteInfo `json:"votes"`
 	// Override is the operator override that decided, if any.
 	Override string `json:"override,omitempty"`
+	// Drill is the simulated drill that holds the endpoint down, if any.
+	Drill string `json:"drill,omitempty"`
 }
 
 // Decide computes an endpoint's consensus from the observers, their votes

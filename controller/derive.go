@@ -32,6 +32,12 @@ type State struct {
 	// EventSeq numbers the newest (0: none yet).
 	Events   []Event
 	EventSeq uint64
+	// Drills are the drills not yet ended, sorted by id; shared with the
+	// facts, never modified.
+	Drills []*raft.Drill
+	// DrillProviders maps each provider a simulated drill makes
+	// unavailable to the drill's id.
+	DrillProviders map[string]string
 }
 
 // Zone returns the zone with the given origin.
@@ -62,6 +68,7 @@ const (
 	EventPanicEnd     = "panic-end"
 	EventGeneration   = "generation"
 	EventPolicy       = "policy"
+	EventDrill        = "drill"
 )
 
 // Event is a notable derivation, kept so that the edges can log it and the
@@ -201,6 +208,12 @@ func (d *Deriver) Derive(f *raft.Facts, m *raft.Memory, cmd *raft.Command, index
 		prev = &State{}
 	}
 	st := &State{Index: index, Policy: f.Policy, Events: prev.Events, EventSeq: prev.EventSeq}
+	st.Drills = f.ActiveDrills()
+	drillDown, drillProvs := drillEffects(st.Drills)
+	st.DrillProviders = drillProvs
+	if cmd != nil && cmd.Type == raft.CmdDrill && cmd.Drill != nil {
+		st.addEvent(index, at, EventDrill, cmd.Drill.ID, drillEventDetail(cmd.Drill))
+	}
 	if f.Policy == nil {
 		st.Health, st.Records = map[string]Decision{}, map[zone.Key]RecordState{}
 		d.prev, d.cache = st, nil
@@ -252,6 +265,11 @@ func (d *Deriver) Derive(f *raft.Facts, m *raft.Memory, cmd *raft.Command, index
 			ov = &o
 		}
 		dec := Decide(ep, f.Observers, f.Votes[ep], ov, c.quorum)
+		if id, ok := drillDown[ep]; ok {
+			// A simulated drill: the observers' verdicts are replaced
+			// by down, like an override marked as the drill's.
+			dec.Up, dec.Drill = false, id
+		}
 		st.Health[ep] = dec
 		hm, ok := m.Health[ep]
 		if !ok || hm.Up != dec.Up {
@@ -320,6 +338,14 @@ func (d *Deriver) Derive(f *raft.Facts, m *raft.Memory, cmd *raft.Command, index
 		}
 		mem := m.Records[r.keyString]
 		rel := f.Releases[r.keyString]
+		for _, e := range r.endpoints {
+			if _, ok := drillDown[e]; ok {
+				if exempt == nil {
+					exempt = map[string]bool{}
+				}
+				exempt[e] = true
+			}
+		}
 		g := Guard(mem, r.endpoints, up, r.rec.Threshold(), r.rec.Window(), exempt, rel > mem.Released, at)
 		g.Memory.Released = max(mem.Released, rel)
 		m.Records[r.keyString] = g.Memory
@@ -441,7 +467,20 @@ func sameAnswer(a, b Answer) bool {
 	return slices.Equal(a.Addresses, b.Addresses) && maps.Equal(a.Weights, b.Weights) && a.MaxAnswers == b.MaxAnswers && a.AllDown == b.AllDown && a.Pool == b.Pool
 }
 
+func drillEventDetail(s *raft.DrillStep) string {
+	switch s.Step {
+	case raft.StepStart:
+		return fmt.Sprintf("start %s %s until %s", s.Mode, s.Scope, s.Deadline.UTC().Format(time.RFC3339))
+	case raft.StepObserved:
+		return fmt.Sprintf("observed %s %s %s", s.Phase, s.What, s.Subject)
+	}
+	return s.Step
+}
+
 func describeVotes(d Decision) string {
+	if d.Drill != "" {
+		return "drill " + d.Drill
+	}
 	if d.Override != "" {
 		return "operator override " + d.Override
 	}

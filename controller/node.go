@@ -132,6 +132,7 @@ func (n *Node) Run(ctx context.Context) error {
 	run("monitor", n.opts.Monitor.Run)
 	run("verdicts", n.verdicts)
 	run("liveness", n.liveness)
+	run("drills", n.drills)
 	run("register", n.register)
 	if n.opts.BootstrapPolicy != nil {
 		run("bootstrap", n.bootstrap)

@@ -196,6 +196,7 @@ func (w *worker) process(ctx context.Context, j *job) jobResult {
 	res := jobResult{provider: w.name, gen: gen, policy: j.policy}
 	log := w.log.With("zone", origin, "generation", gen)
 	attempt, conflicts := 0, 0
+	drilled := false
 	for {
 		err := w.write(ctx, j)
 		if err == nil {
@@ -238,6 +239,15 @@ func (w *worker) process(ctx context.Context, j *job) jobResult {
 			if ra, ok := providers.RetryAfter(err); ok {
 				wait = max(wait, ra)
 			}
+			if errors.Is(err, errDrilled) {
+				// Record the drill's failure once, and poll for the
+				// drill's end instead of backing off for long.
+				wait = min(wait, drillRetry)
+				if !drilled {
+					drilled = true
+					w.recordError(ctx, j, err)
+				}
+			}
 			log.Warn("provider failed; retrying", "kind", kind, "attempt", attempt, "wait", wait, "err", err)
 		}
 		if !j.deadline.IsZero() && r.opts.Now().Add(wait).After(j.deadline) {
@@ -256,6 +266,7 @@ func (w *worker) process(ctx context.Context, j *job) jobResult {
 		}
 	}
 	res.applied = true
+	appliedAt := r.opts.Now()
 	r.metrics.applied(w.name, origin, gen)
 	verified, superseded := w.verify(ctx, j)
 	res.verified = verified
@@ -270,7 +281,7 @@ func (w *worker) process(ctx context.Context, j *job) jobResult {
 	}
 	_, syncs := r.opts.Cluster.Snapshot()
 	prev := syncs[raft.SyncKey(w.name, origin)]
-	s := raft.SyncStatus{Provider: w.name, Zone: origin, Applied: gen, Verified: prev.Verified, At: r.opts.Now(), Policy: j.policy}
+	s := raft.SyncStatus{Provider: w.name, Zone: origin, Applied: gen, Verified: prev.Verified, At: r.opts.Now(), AppliedAt: appliedAt, Policy: j.policy}
 	if verified {
 		s.Verified = gen
 	} else if !superseded {
@@ -294,6 +305,19 @@ func (w *worker) giveUp(ctx context.Context, j *job, res jobResult, err error) j
 	return res
 }
 
+// drillRetry bounds the wait between retries of a provider a drill makes
+// unavailable, so that it catches up soon after the drill ends.
+const drillRetry = 500 * time.Millisecond
+
+// recordError commits the provider's last sync result with err, keeping
+// its generations.
+func (w *worker) recordError(ctx context.Context, j *job, err error) {
+	_, syncs := w.t.r.opts.Cluster.Snapshot()
+	s := syncs[raft.SyncKey(w.name, j.desired.Origin)]
+	s.Provider, s.Zone, s.At, s.Error = w.name, j.desired.Origin, w.t.r.opts.Now(), err.Error()
+	w.commit(ctx, &s)
+}
+
 func (w *worker) commit(ctx context.Context, s *raft.SyncStatus) {
 	r := w.t.r
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -306,6 +330,14 @@ func (w *worker) commit(ctx context.Context, s *raft.SyncStatus) {
 // call bounds one provider call by the call timeout; a call cut off by
 // it (a hanging provider) counts as unavailable.
 func call[T any](ctx context.Context, w *worker, op string, f func(context.Context) (T, error)) (T, error) {
+	if st, _ := w.t.r.opts.Cluster.Snapshot(); st != nil && st.DrillProviders[w.name] != "" {
+		// A provider drill: the call fails as if the provider were
+		// down, so the worker backs off while the others converge.
+		var zero T
+		err := providers.Unavailable(fmt.Errorf("controller: %s: %s: drill %s treats the provider as unavailable: %w", w.name, op, st.DrillProviders[w.name], errDrilled))
+		w.t.r.metrics.writeError(w.name, providers.KindOf(err))
+		return zero, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, w.t.r.opts.CallTimeout)
 	defer cancel()
 	v, err := f(cctx)

@@ -17,6 +17,7 @@ const (
 	CmdSync     = "sync"     // a provider sync result
 	CmdRelease  = "release"  // an operator releases a record's panic hold
 	CmdNode     = "node"     // a node registers itself
+	CmdDrill    = "drill"    // a step of a failover drill
 )
 
 // Command is one fact proposed for the log. At and By say when and by whom
@@ -33,6 +34,7 @@ type Command struct {
 	Sync     *SyncStatus     `json:"sync,omitempty"`
 	Release  *Release        `json:"release,omitempty"`
 	Node     *NodeInfo       `json:"node,omitempty"`
+	Drill    *DrillStep      `json:"drill,omitempty"`
 }
 
 // SetPolicy commits a new policy version.
@@ -194,6 +196,16 @@ func (c *Command) Endpoints() (names []string, all bool) {
 	case CmdOverride:
 		return []string{c.Override.Endpoint}, false
 	case CmdSync, CmdNode:
+		return nil, false
+	case CmdDrill:
+		// Only the steps that switch a failure on or off can change
+		// what is derived.
+		if c.Drill != nil {
+			switch c.Drill.Step {
+			case StepInject, StepRestored, StepAborted:
+				return nil, true
+			}
+		}
 		return nil, false
 	}
 	return nil, true

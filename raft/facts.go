@@ -4,9 +4,9 @@
 // carries Raft and forwarded writes between nodes.
 //
 // Only facts go into the log: policy versions, observers' verdict changes,
-// observer liveness, operator overrides, provider sync results. Applying a
-// command is deterministic: no clock (commands carry the proposer's
-// timestamps), no randomness, no I/O. What the cluster serves is derived
+// observer liveness, operator overrides, drill steps, provider sync
+// results. Applying a command is deterministic: no clock (commands carry
+// the proposer's timestamps), no randomness, no I/O. What the cluster serves is derived
 // from the facts by a [Deriver] that the controller supplies; the FSM calls
 // it after every command, so every node derives the same answers at the same
 // log index. The package never calls out to the network or to providers.
@@ -46,13 +46,19 @@ type Facts struct {
 	// join under an id registered here has run before; if it comes back
 	// without its data, it must be removed first.
 	Nodes map[string]NodeInfo `json:"nodes"`
+	// Drills are the active drills and the last ended ones, by id. A
+	// drill is replaced, never modified, when a step is added.
+	Drills map[string]*Drill `json:"drills"`
 }
 
 // NodeInfo is a node's registration.
 type NodeInfo struct {
-	ID     string `json:"id"`
-	Raft   string `json:"raft"`
-	API    string `json:"api"`
+	ID   string `json:"id"`
+	Raft string `json:"raft"`
+	API  string `json:"api"`
+	// DNS is where the node's embedded DNS server answers (host:port),
+	// empty when it runs none.
+	DNS    string `json:"dns,omitempty"`
 	Cloud  string `json:"cloud,omitempty"`
 	Region string `json:"region,omitempty"`
 	Voter  bool   `json:"voter"`
@@ -120,10 +126,14 @@ type SyncStatus struct {
 	Zone     string `json:"zone"`
 	// Applied and Verified are generations: written to the provider, and
 	// seen answered by its nameservers.
-	Applied  uint64    `json:"applied"`
-	Verified uint64    `json:"verified"`
-	At       time.Time `json:"at"`
-	Error    string    `json:"error,omitempty"`
+	Applied  uint64 `json:"applied"`
+	Verified uint64 `json:"verified"`
+	// At is when the result was reported (after verification).
+	At time.Time `json:"at"`
+	// AppliedAt is when the provider accepted the write of Applied,
+	// before verification (zero in results from older versions).
+	AppliedAt time.Time `json:"applied_at,omitzero"`
+	Error     string    `json:"error,omitempty"`
 	// Unverified is set when the nameservers did not answer the applied
 	// generation before the verify deadline.
 	Unverified bool `json:"unverified,omitempty"`
@@ -143,6 +153,7 @@ func NewFacts() *Facts {
 		Sync:      map[string]SyncStatus{},
 		Releases:  map[string]uint64{},
 		Nodes:     map[string]NodeInfo{},
+		Drills:    map[string]*Drill{},
 	}
 }
 
@@ -209,6 +220,10 @@ func (f *Facts) Clone() *Facts {
 		Sync:      maps.Clone(f.Sync),
 		Releases:  maps.Clone(f.Releases),
 		Nodes:     maps.Clone(f.Nodes),
+		Drills:    make(map[string]*Drill, len(f.Drills)),
+	}
+	for k, d := range f.Drills {
+		c.Drills[k] = d.Clone()
 	}
 	if f.Policy != nil {
 		p := *f.Policy

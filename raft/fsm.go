@@ -261,6 +261,8 @@ func (f *FSM) apply(c *Command, index uint64) *ApplyError {
 			return rejectf("invalid", "release command without record")
 		}
 		fa.Releases[c.Release.Record] = index
+	case CmdDrill:
+		return f.applyDrill(c, index)
 	default:
 		return rejectf("invalid", "unknown command type %q", c.Type)
 	}
@@ -380,6 +382,9 @@ func fill(fa *Facts) {
 	}
 	if fa.Nodes == nil {
 		fa.Nodes = map[string]NodeInfo{}
+	}
+	if fa.Drills == nil {
+		fa.Drills = map[string]*Drill{}
 	}
 }
 

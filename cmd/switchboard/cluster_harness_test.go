@@ -320,9 +320,8 @@ type clusterOpts struct {
 	manual bool
 	// lone: the last node knows no peers and waits for `cluster join`.
 	lone bool
-	// policy, when set, rewrites the policy part of every node's config
-	// (to add providers, change thresholds).
-	policy func(string) string
+	// policyEdit, when set, rewrites the policy every node is given.
+	policyEdit func(string) string
 }
 
 const clusterPolicy = `
@@ -410,8 +409,8 @@ func (c *tcluster) writeConfig(n *tnode) {
 		}
 	}
 	pol := fmt.Sprintf(clusterPolicy, c.opts.observerTimeout, c.opts.interval, c.backend[0].port(), c.backend[1].port(), c.backend[2].port())
-	if c.opts.policy != nil {
-		pol = c.opts.policy(pol)
+	if c.opts.policyEdit != nil {
+		pol = c.opts.policyEdit(pol)
 	}
 	b.WriteString(pol)
 	if err := os.WriteFile(n.cfgPath, []byte(b.String()), 0o600); err != nil {

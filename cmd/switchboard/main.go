@@ -84,6 +84,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newPlanCmd(g),
 		newStatusCmd(g),
 		newClusterCmd(g),
+		newDrillCmd(g),
 	)
 	return root
 }

@@ -206,7 +206,7 @@ func bindCluster(t *testing.T, verifyTimeout string, edit func(string) string) (
 	key := bind.Key(t, "hmac-sha256")
 	t.Setenv("SB_REPLAY_TSIG_SECRET", key.Secret)
 	proxy := newDNSProxy(t, bind.Addr())
-	c := newCluster(t, clusterOpts{voters: 3, interval: "500ms", policy: func(p string) string {
+	c := newCluster(t, clusterOpts{voters: 3, interval: "500ms", policyEdit: func(p string) string {
 		p = strings.Replace(p, "    providers: [embedded]\n", "    providers: [embedded, bind]\n", 1)
 		p += fmt.Sprintf(bindSection, proxy.addr(), key.Name, verifyTimeout)
 		if edit != nil {
@@ -466,7 +466,7 @@ func TestReplayBadPush(t *testing.T) {
 // refused by plan and apply unless forced, and a health-driven removal
 // beyond the panic threshold is held (the record keeps serving all).
 func TestReplayCapacityRemoval(t *testing.T) {
-	c := newCluster(t, clusterOpts{voters: 3, interval: "500ms", policy: func(p string) string {
+	c := newCluster(t, clusterOpts{voters: 3, interval: "500ms", policyEdit: func(p string) string {
 		return strings.Replace(p, ", panic_threshold: 0.9}", "}", 1) // the default, 50%
 	}})
 	doc := string(mustRead(t, c.nodes[0].cfgPath))

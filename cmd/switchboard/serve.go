@@ -118,7 +118,7 @@ func startNode(ctx context.Context, cfg *config.Config, source string, log *slog
 		Logger:          log,
 		OnState:         ov.onState,
 		Info: &raft.NodeInfo{
-			Raft: rn.Addr(), API: cfg.Node.APIListen,
+			Raft: rn.Addr(), API: cfg.Node.APIListen, DNS: cfg.Node.DNSListen,
 			Cloud: cfg.Node.Cloud, Region: cfg.Node.Region, Voter: ropts.Voter,
 		},
 	})

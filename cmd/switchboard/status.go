@@ -65,6 +65,9 @@ func printStatus(w io.Writer, st *api.NodeStatus) {
 		if e.Override != "" {
 			state += " (override)"
 		}
+		if e.Drill != "" {
+			state += " (drill " + e.Drill + ")"
+		}
 		var votes []string
 		for _, v := range e.Votes {
 			s := v.Observer + "=up"
@@ -104,6 +107,12 @@ func printStatus(w io.Writer, st *api.NodeStatus) {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\tv%d\t%s\t%s\n", s.Provider, s.Zone, wanted[s.Zone], s.Applied, s.Verified, s.Policy, s.At.Format(time.RFC3339), state)
 		}
 		tw.Flush()
+		fmt.Fprintln(w)
+	}
+	for _, d := range st.Drills {
+		fmt.Fprintf(w, "DRILL %s: %s %s, %s, deadline %s\n", d.ID, d.Mode, d.Scope, d.State, d.Deadline.Format(time.RFC3339))
+	}
+	if len(st.Drills) > 0 {
 		fmt.Fprintln(w)
 	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
