@@ -18,7 +18,9 @@ import (
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
+	"github.com/switchboard-dns/switchboard/api"
 	"github.com/switchboard-dns/switchboard/config"
+	"github.com/switchboard-dns/switchboard/raft"
 )
 
 //go:embed demo.yaml
@@ -80,6 +82,7 @@ type demoOptions struct {
 	downAfter time.Duration
 	upAfter   time.Duration
 	endAfter  time.Duration
+	drill     time.Duration // length of the region drill; 0: none
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -93,8 +96,9 @@ clouds (aws/us-east-1 on 127.0.1.x, gcp/europe-west1 on 127.0.2.x), serves
 DNS for demo.example on every node, prints the answer, the serial of every
 node and the consensus health every second, stops the aws backends after
 --down-after, starts them again after --up-after, prints the failover and
-failback times measured on all three nodes, and exits (--forever keeps it
-running).`,
+failback times measured on all three nodes, then runs the same failure as a
+simulated region drill (--drill) and prints its measured report, and exits
+(--forever keeps it running).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("log-level") {
@@ -107,6 +111,7 @@ running).`,
 	cmd.Flags().BoolVar(&o.forever, "forever", false, "keep running after the failback")
 	cmd.Flags().DurationVar(&o.downAfter, "down-after", 10*time.Second, "when to stop the primary cloud's backends")
 	cmd.Flags().DurationVar(&o.upAfter, "up-after", 20*time.Second, "when to start them again")
+	cmd.Flags().DurationVar(&o.drill, "drill", 5*time.Second, "after the failback, run a simulated region drill of aws/us-east-1 this long and print its report (0: skip)")
 	return cmd
 }
 
@@ -241,6 +246,18 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 			failback = d
 			fmt.Fprintf(out, "t+%-4s ✔ failback: every node answers aws %.3fs after the aws backends started\n", fmtSecs(time.Since(start)), d.Seconds())
 			fmt.Fprintf(out, "\nmeasured on all 3 nodes: failover %.3fs, failback %.3fs (checks every 1s, fall 2, rise 2, re-check 100ms, watched connections, 2 of 3 observers must agree)\n", failover.Seconds(), failback.Seconds())
+			if o.drill > 0 {
+				// The same failure as a drill: simulated at the health
+				// layer, recorded in the log, reverted at its deadline,
+				// and measured on every node's DNS.
+				tick.Stop()
+				fmt.Fprintf(out, "\n▶ region drill: switchboard drill run --scope region:aws/us-east-1 --mode simulated --duration %s --api %s\n\n", o.drill, nodes[0].API)
+				r := &drillRunner{out: out, cl: newFailoverClient(nodes[0].API), req: api.DrillRequest{Scope: "region:aws/us-east-1", Mode: raft.DrillSimulated, Duration: o.drill.String()}}
+				if err := r.run(nctx); err != nil {
+					return fmt.Errorf("demo drill: %w", err)
+				}
+				tick.Reset(time.Second)
+			}
 			if !o.forever {
 				return nil
 			}

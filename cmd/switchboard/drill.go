@@ -273,6 +273,7 @@ func (r *drillRunner) run(ctx context.Context) error {
 	defer signal.Stop(sig)
 
 	var rep api.DrillReport
+	measured := 0 // DNS answers measured (each committed as an observed step)
 	printed := 0
 	var ended time.Time
 	var pending []dnsResult
@@ -297,6 +298,7 @@ func (r *drillRunner) run(ctx context.Context) error {
 			}
 			fmt.Fprintf(r.out, "  %s  dns %-7s %s answers %s  (measured)\n", res.at.UTC().Format("15:04:05.000"), res.phase, res.node, what)
 			pending = append(pending, res)
+			measured++
 		case <-tick.C:
 		}
 		// Commit DNS measurements as drill facts (retried until
@@ -340,9 +342,49 @@ func (r *drillRunner) run(ctx context.Context) error {
 	}
 	stopPolls()
 	<-pollsDone
-	// Read the final report, with the DNS measurements.
-	if err := r.cl.do(ctx, "GET", "/v1/drills/"+id, nil, &rep); err != nil {
-		return &exitError{code: 1, err: err}
+	// The pollers may have sent their last results just before they
+	// ended: take them too, or the report misses those nodes.
+	for drained := false; !drained; {
+		select {
+		case res := <-results:
+			what := "the drill's content"
+			if res.phase == controller.PhaseRestore {
+				what = "the original content again"
+			}
+			fmt.Fprintf(r.out, "  %s  dns %-7s %s answers %s  (measured)\n", res.at.UTC().Format("15:04:05.000"), res.phase, res.node, what)
+			pending = append(pending, res)
+			measured++
+		default:
+			drained = true
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(pending) > 0 && time.Now().Before(deadline); {
+		pending = slices.DeleteFunc(pending, func(res dnsResult) bool {
+			err := r.cl.do(ctx, "POST", "/v1/drills/"+id+"/observed", api.ObservedRequest{Phase: res.phase, What: "answering", Subject: "dns " + res.node, When: res.at, Detail: res.addr}, nil)
+			var ae *apiError
+			return err == nil || errors.As(err, &ae) && ae.Status == 409
+		})
+		if len(pending) > 0 {
+			time.Sleep(100 * time.Millisecond) // retry pacing while the cluster settles
+		}
+	}
+	// Read the final report, with the DNS measurements. The node that
+	// answers may not have applied the last of them yet: wait (briefly)
+	// until it shows every DNS answer this command measured.
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		if err := r.cl.do(ctx, "GET", "/v1/drills/"+id, nil, &rep); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		seen := 0
+		for _, e := range rep.Timeline {
+			if e.Step == raft.StepObserved && e.What == "answering" {
+				seen++
+			}
+		}
+		if seen >= measured || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
 	}
 	fmt.Fprintln(r.out)
 	return writeReport(r.out, &rep, r.jsonFile)

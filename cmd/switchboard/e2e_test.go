@@ -507,7 +507,7 @@ func TestDemo(t *testing.T) {
 			break
 		}
 	}
-	p := startProc(t, "demo", "--dns", fmt.Sprintf("127.0.0.1:%d", port), "--down-after", "4s", "--up-after", "7s")
+	p := startProc(t, "demo", "--dns", fmt.Sprintf("127.0.0.1:%d", port), "--down-after", "4s", "--up-after", "7s", "--drill", "3s")
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()
 	select {
@@ -519,7 +519,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo did not exit within 60s:\n%s", p.output())
 	}
 	out := p.output()
-	for _, want := range []string{"a 3-node cluster", "✔ failover: every node answers gcp", "✔ failback: every node answers aws", "measured on all 3 nodes"} {
+	for _, want := range []string{"a 3-node cluster", "✔ failover: every node answers gcp", "✔ failback: every node answers aws", "measured on all 3 nodes",
+		"# Drill drill-", "inject: every one of 3 nodes measured answered", "restore: every one of 3 nodes measured answered"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
