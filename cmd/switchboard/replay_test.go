@@ -397,7 +397,7 @@ func TestReplayProviderOutage(t *testing.T) {
 	for {
 		lag, ok := metric(t, leader, `switchboard_provider_lag_seconds{provider="bind",zone="c.example."}`)
 		if ok && lag > 0 {
-			t.Logf("BIND's lag on the leader: %.1fs after %s", lag, time.Since(start).Round(time.Millisecond))
+			t.Logf("BIND's lag on the leader: %.3fs after %s", lag, time.Since(start).Round(time.Millisecond))
 			break
 		}
 		if time.Now().After(deadline) {
@@ -407,6 +407,23 @@ func TestReplayProviderOutage(t *testing.T) {
 	}
 	if got, _ := bindAnswer(t, bind); !slices.Equal(got, allUp) {
 		t.Errorf("BIND changed while unreachable: %v", got)
+	}
+	// And in status: BIND's verified generation trails the zone's.
+	st, err := c.status(leader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lagging := false
+	for _, s := range st.Sync {
+		for _, z := range st.Zones {
+			if s.Provider == "bind" && s.Zone == z.Origin && s.Verified < z.Generation {
+				lagging = true
+				t.Logf("status: bind verified generation %d of %d (error %q)", s.Verified, z.Generation, s.Error)
+			}
+		}
+	}
+	if !lagging {
+		t.Errorf("status does not show bind lagging: %+v (zones %+v)", st.Sync, st.Zones)
 	}
 	proxy.set(false, false)
 	waitBind(t, bind, withoutA, 30*time.Second)
