@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
+	"github.com/switchboard-dns/switchboard/providers/providertest"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 
@@ -18,30 +18,14 @@ const docPath = "../../docs/providers/azuredns.md"
 
 func docBlocks(t *testing.T, lang string) [][]byte {
 	t.Helper()
-	data, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for _, m := range regexp.MustCompile("(?s)```"+lang+"\n(.*?)```").FindAllSubmatch(data, -1) {
-		out = append(out, m[1])
-	}
-	return out
+	return providertest.DocBlocks(t, docPath, lang)
 }
 
 // TestDocExampleConfig validates the doc's example config with the config
 // package and builds its Azure DNS provider.
 func TestDocExampleConfig(t *testing.T) {
-	n := 0
-	for _, b := range docBlocks(t, "yaml") {
-		if !regexp.MustCompile(`(?m)^zones:`).Match(b) {
-			continue
-		}
-		n++
-		cfg, err := config.Parse("azuredns.md", b)
-		if err != nil {
-			t.Fatalf("example %d:\n%v", n, err)
-		}
+	for i, cfg := range providertest.DocConfigs(t, docPath) {
+		n := i + 1
 		found := 0
 		for name, p := range cfg.Policy.Providers {
 			if p.AzureDNS == nil {
@@ -55,9 +39,6 @@ func TestDocExampleConfig(t *testing.T) {
 		if found == 0 {
 			t.Errorf("example %d: got no azuredns provider, want one", n)
 		}
-	}
-	if n == 0 {
-		t.Fatal("no config example in " + docPath)
 	}
 }
 

@@ -1,12 +1,10 @@
 package clouddns
 
 import (
-	"os"
-	"regexp"
 	"testing"
 
-	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
+	"github.com/switchboard-dns/switchboard/providers/providertest"
 )
 
 // TestDocExample validates the configuration example of
@@ -15,18 +13,11 @@ import (
 // credentials file, which the example only names, when it is left out).
 func TestDocExample(t *testing.T) {
 	const path = "../../docs/providers/clouddns.md"
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	cfgs := providertest.DocConfigs(t, path)
+	if len(cfgs) != 1 {
+		t.Fatalf("got %d config examples in %s, want 1", len(cfgs), path)
 	}
-	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(data, -1)
-	if len(blocks) != 1 {
-		t.Fatalf("got %d yaml blocks in %s, want 1", len(blocks), path)
-	}
-	cfg, err := config.Parse("clouddns.md", blocks[0][1])
-	if err != nil {
-		t.Fatalf("example config:\n%v", err)
-	}
+	cfg := cfgs[0]
 	n := 0
 	for name, pr := range cfg.Providers {
 		if pr.Type != Type {

@@ -1,32 +1,20 @@
 package rfc2136
 
 import (
-	"os"
-	"regexp"
 	"testing"
 
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/providers"
+	"github.com/switchboard-dns/switchboard/providers/providertest"
 )
 
 // TestDocExample validates the config example of docs/providers/rfc2136.md
 // with config.Parse and builds each of its rfc2136 providers.
 func TestDocExample(t *testing.T) {
 	const doc = "../../docs/providers/rfc2136.md"
-	data, err := os.ReadFile(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, b := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(data, -1) {
-		if !regexp.MustCompile(`(?m)^zones:`).Match(b[1]) {
-			continue
-		}
-		n++
-		cfg, err := config.Parse(doc, b[1])
-		if err != nil {
-			t.Fatalf("example %d:\n%v", n, err)
-		}
+	cfgs := providertest.DocConfigs(t, doc)
+	for i, cfg := range cfgs {
+		n := i + 1
 		built := 0
 		for name, pr := range cfg.Policy.Providers {
 			if pr.Type != config.ProviderRFC2136 {
@@ -41,7 +29,7 @@ func TestDocExample(t *testing.T) {
 			t.Errorf("example %d: got no rfc2136 provider, want at least one", n)
 		}
 	}
-	if n != 1 {
-		t.Fatalf("config examples in %s: got %d, want 1", doc, n)
+	if len(cfgs) != 1 {
+		t.Fatalf("config examples in %s: got %d, want 1", doc, len(cfgs))
 	}
 }

@@ -5,27 +5,19 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/switchboard-dns/switchboard/config"
+	"github.com/switchboard-dns/switchboard/providers/providertest"
 )
 
 const docPath = "../../docs/providers/route53.md"
 
 func docBlocks(t *testing.T, lang string) [][]byte {
 	t.Helper()
-	data, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for _, m := range regexp.MustCompile("(?s)```"+lang+"\n(.*?)```").FindAllSubmatch(data, -1) {
-		out = append(out, m[1])
-	}
-	return out
+	return providertest.DocBlocks(t, docPath, lang)
 }
 
 // TestDocExampleConfig validates the doc's example config with the config
@@ -39,16 +31,8 @@ func TestDocExampleConfig(t *testing.T) {
 	}
 	t.Setenv("AWS_CONFIG_FILE", cfgFile)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	n := 0
-	for _, b := range docBlocks(t, "yaml") {
-		if !regexp.MustCompile(`(?m)^zones:`).Match(b) {
-			continue
-		}
-		n++
-		cfg, err := config.Parse("route53.md", b)
-		if err != nil {
-			t.Fatalf("example %d:\n%v", n, err)
-		}
+	for i, cfg := range providertest.DocConfigs(t, docPath) {
+		n := i + 1
 		found := false
 		for name, p := range cfg.Policy.Providers {
 			if p.Route53 == nil {
@@ -62,9 +46,6 @@ func TestDocExampleConfig(t *testing.T) {
 		if !found {
 			t.Errorf("example %d: got no route53 provider, want one", n)
 		}
-	}
-	if n == 0 {
-		t.Fatal("no config example in " + docPath)
 	}
 }
 
