@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/raft"
 )
 
@@ -62,31 +61,7 @@ func TestProviderDrillOthersKeepConverging(t *testing.T) {
 // records the restore reaching every provider, and ends the drill.
 func TestDrillLoopOnRealRaft(t *testing.T) {
 	h := newHarness(t, "2s")
-	n, err := raft.Open(raft.Options{
-		ID: "n1", DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Timeouts: config.RaftTimeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond, Commit: 5 * time.Millisecond},
-		FSM:      raft.NewFSM(NewDeriver()),
-		Logger:   slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := n.Shutdown(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
-	waitFor(t, 5*time.Second, "leadership", n.IsLeader)
-	cl := NewRaftCluster(n)
-	propose := func(c raft.Command) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		c.At = time.Now()
-		if _, err := cl.Propose(ctx, &c); err != nil {
-			t.Fatalf("propose %s: %v", c.Type, err)
-		}
-	}
+	n, cl, propose := realRaft(t)
 	propose(raft.Command{Type: raft.CmdPolicy, By: "test", Policy: &raft.SetPolicy{JSON: h.policy(30).JSON()}})
 	h.opts.Cluster = cl
 	h.start()

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -62,27 +61,7 @@ func TestReconcilerAzureEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n, err := raft.Open(raft.Options{
-		ID: "n1", DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Timeouts: config.RaftTimeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond, Commit: 5 * time.Millisecond},
-		FSM:      raft.NewFSM(NewDeriver()),
-		Logger:   slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown()
-	waitFor(t, 5*time.Second, "leadership", n.IsLeader)
-	cl := NewRaftCluster(n)
-	propose := func(c raft.Command) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		c.At = time.Now()
-		if _, err := cl.Propose(ctx, &c); err != nil {
-			t.Fatalf("propose %s: %v", c.Type, err)
-		}
-	}
+	_, cl, propose := realRaft(t)
 	propose(raft.Command{Type: raft.CmdPolicy, By: "test", Policy: &raft.SetPolicy{JSON: mustPolicy(t, fmt.Sprintf(azurePolicy, dnsAddr)).JSON()}})
 
 	factory := func(name string, cfg *config.Provider) (providers.Provider, error) {
