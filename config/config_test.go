@@ -390,6 +390,21 @@ cluster:
 		want: []string{`3:44: election_timeout 500ms must not be shorter than heartbeat_timeout 2s`},
 	},
 	{
+		name: "azure endpoint not https, negative panic window",
+		doc: `zones: [{name: example.com., providers: [az], nameservers: [ns1.example.com.]}]
+providers:
+  az: {type: azuredns, subscription_id: s, resource_group: g, endpoint: "http://127.0.0.1:8080"}
+checks: {web: {type: tcp, port: 80}}
+endpoints: [{name: a, address: 192.0.2.1, check: web}]
+pools: {p: {endpoints: [a]}}
+records: [{name: www.example.com., type: A, pools: [p], panic_window: -1s}]
+`,
+		want: []string{
+			`3:73: endpoint "http://127.0.0.1:8080" must be an https URL (Azure Resource Manager sends tokens only over TLS)`,
+			`7:71: panic_window -1s must not be negative`,
+		},
+	},
+	{
 		name: "every error of a bad file",
 		doc: `zones:
   - name: "bad..name"

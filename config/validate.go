@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -464,6 +465,11 @@ func (v *validator) providers(p *Policy) {
 		case pr.AzureDNS != nil:
 			v.required(path+".subscription_id", pr.AzureDNS.SubscriptionID)
 			v.required(path+".resource_group", pr.AzureDNS.ResourceGroup)
+			if e := pr.AzureDNS.Endpoint; e != "" {
+				if u, err := url.Parse(e); err != nil || u.Scheme != "https" || u.Host == "" {
+					v.errorf(path+".endpoint", "endpoint %q must be an https URL (Azure Resource Manager sends tokens only over TLS)", e)
+				}
+			}
 		}
 	}
 }
