@@ -251,6 +251,14 @@ func raftOptions(cfg *config.Config, log *slog.Logger) (raft.Options, error) {
 			return o, err
 		}
 		o.TLS = tc
+	default:
+		// A single node without TLS: its node channel still accepts
+		// writes, so it should only be reachable from this machine.
+		if host, _, err := net.SplitHostPort(cfg.Node.RaftListen); err == nil {
+			if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+				log.Warn("raft_listen is not a loopback address and the node channel has no TLS: anyone who reaches it can write to this node; bind it to 127.0.0.1 or configure cluster.tls", "raft_listen", cfg.Node.RaftListen)
+			}
+		}
 	}
 	return o, nil
 }
