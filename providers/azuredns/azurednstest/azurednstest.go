@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -43,6 +42,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/switchboard-dns/switchboard/providers/azuredns/internal/txtstr"
+	"github.com/switchboard-dns/switchboard/providers/providertest"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 
@@ -67,8 +67,7 @@ type Server struct {
 	writes   int
 	requests int
 
-	udp, tcp *dns.Server
-	addr     string
+	dns *providertest.ZoneServer // nil until ServeDNS
 }
 
 // stored is one record set as Azure keeps it.
@@ -676,114 +675,37 @@ func deref64(p *int64) int64 {
 // 127.0.0.1 (UDP and TCP on one port) answering from the store, and
 // returns its address. [Server.Close] stops it.
 func (s *Server) ServeDNS() (string, error) {
-	var lastErr error
-	for range 10 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return "", fmt.Errorf("fake: dns udp: %w", err)
-		}
-		addr := pc.LocalAddr().String()
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			pc.Close()
-			lastErr = err
-			continue
-		}
-		h := dns.HandlerFunc(s.answer)
-		udpStarted, tcpStarted := make(chan struct{}), make(chan struct{})
-		s.mu.Lock()
-		s.udp = &dns.Server{PacketConn: pc, Handler: h, NotifyStartedFunc: func() { close(udpStarted) }}
-		s.tcp = &dns.Server{Listener: l, Handler: h, NotifyStartedFunc: func() { close(tcpStarted) }}
-		s.addr = addr
-		udp, tcp := s.udp, s.tcp
-		s.mu.Unlock()
-		go func() { _ = udp.ActivateAndServe() }()
-		go func() { _ = tcp.ActivateAndServe() }()
-		<-udpStarted
-		<-tcpStarted
-		return addr, nil
+	z, err := providertest.ServeZone(s.content)
+	if err != nil {
+		return "", fmt.Errorf("fake: %w", err)
 	}
-	return "", fmt.Errorf("fake: dns tcp: %w", lastErr)
+	s.mu.Lock()
+	s.dns = z
+	s.mu.Unlock()
+	return z.Addr(), nil
 }
 
 // Close stops the DNS server, if it runs.
 func (s *Server) Close() error {
 	s.mu.Lock()
-	udp, tcp := s.udp, s.tcp
-	s.udp, s.tcp = nil, nil
+	z := s.dns
+	s.dns = nil
 	s.mu.Unlock()
-	var errs []error
-	if udp != nil {
-		errs = append(errs, udp.Shutdown())
+	if z == nil {
+		return nil
 	}
-	if tcp != nil {
-		errs = append(errs, tcp.Shutdown())
-	}
-	return errors.Join(errs...)
+	return z.Close()
 }
 
-// answer serves one query from the store, as Azure's name servers would:
-// authoritative, CNAME for any type at a CNAME name, NODATA or NXDOMAIN
-// with the SOA otherwise.
-func (s *Server) answer(w dns.ResponseWriter, r *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(r)
-	m.Authoritative = true
-	if len(r.Question) != 1 {
-		m.Rcode = dns.RcodeFormatError
-		_ = w.WriteMsg(m)
-		return
+// content gives the DNS server the zone's record sets that hold records,
+// as Azure's name servers serve them.
+func (s *Server) content(qname string) (string, map[zone.Key]zone.RRset, bool) {
+	if !zone.InZone(qname, s.fqdn) {
+		return "", nil, false
 	}
-	q := r.Question[0]
-	name := strings.ToLower(q.Name)
-	if !zone.InZone(name, s.fqdn) {
-		m.Authoritative = false
-		m.Rcode = dns.RcodeRefused
-		_ = w.WriteMsg(m)
-		return
+	sets := map[zone.Key]zone.RRset{}
+	for _, set := range s.Dump() {
+		sets[set.Key()] = set
 	}
-	s.mu.Lock()
-	exists, below := false, false
-	var answer, cname, soa []dns.RR
-	for k, st := range s.sets {
-		rrs := rrsOf(k, st.props)
-		if len(rrs) == 0 {
-			continue
-		}
-		switch {
-		case k.Name == name:
-			exists = true
-			if k.Type == q.Qtype || q.Qtype == dns.TypeANY {
-				answer = append(answer, rrs...)
-			} else if k.Type == dns.TypeCNAME {
-				cname = rrs
-			}
-		case zone.InZone(k.Name, name):
-			below = true
-		}
-		if k.Name == s.fqdn && k.Type == dns.TypeSOA {
-			soa = rrs
-		}
-	}
-	s.mu.Unlock()
-	switch {
-	case len(answer) > 0:
-		m.Answer = answer
-	case len(cname) > 0:
-		m.Answer = cname
-	case exists || below:
-		m.Ns = soa
-	default:
-		m.Rcode = dns.RcodeNameError
-		m.Ns = soa
-	}
-	size := dns.MinMsgSize
-	if o := r.IsEdns0(); o != nil {
-		size = int(o.UDPSize())
-		m.SetEdns0(o.UDPSize(), false)
-	}
-	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
-		m.Truncate(size)
-	}
-	_ = w.WriteMsg(m)
+	return s.fqdn, sets, true
 }

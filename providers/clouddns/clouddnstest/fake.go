@@ -27,12 +27,11 @@
 package clouddnstest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -43,6 +42,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/switchboard-dns/switchboard/providers/providertest"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 
@@ -76,8 +76,7 @@ type Server struct {
 	project, managedZone, origin string
 
 	http *httptest.Server
-	udp  *dns.Server
-	tcp  *dns.Server
+	dns  *providertest.ZoneServer
 
 	mu         sync.Mutex
 	sets       map[zone.Key]zone.RRset
@@ -146,9 +145,9 @@ func Start(project, managedZone, origin string) (*Server, error) {
 	}
 	s.Reset()
 	s.http = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	if err := s.startDNS(); err != nil {
+	if s.dns, err = providertest.ServeZone(s.content); err != nil {
 		s.http.Close()
-		return nil, err
+		return nil, fmt.Errorf("fake: %w", err)
 	}
 	return s, nil
 }
@@ -156,12 +155,7 @@ func Start(project, managedZone, origin string) (*Server, error) {
 // Close stops the HTTP and DNS servers.
 func (s *Server) Close() {
 	s.http.Close()
-	if s.udp != nil {
-		_ = s.udp.Shutdown()
-	}
-	if s.tcp != nil {
-		_ = s.tcp.Shutdown()
-	}
+	_ = s.dns.Close()
 }
 
 // URL is the API endpoint to give the client (option.WithEndpoint),
@@ -177,7 +171,7 @@ func (s *Server) TokenURL() string { return s.http.URL + "/token" }
 func (s *Server) RefusingTokenURL() string { return s.http.URL + "/token-refused" }
 
 // DNSAddr is the host:port the zone is served on (UDP and TCP).
-func (s *Server) DNSAddr() string { return s.udp.PacketConn.LocalAddr().String() }
+func (s *Server) DNSAddr() string { return s.dns.Addr() }
 
 // Origin returns the zone's DNS name.
 func (s *Server) Origin() string { return s.origin }
@@ -722,87 +716,12 @@ func (s *Server) serveGetChange(w http.ResponseWriter, id string) {
 	writeJSON(w, http.StatusOK, c)
 }
 
-func (s *Server) startDNS() error {
-	// UDP and TCP share one port number; another process may hold the
-	// TCP port of the UDP port we got, so try a few.
-	var pc net.PacketConn
-	var ln net.Listener
-	var err error
-	for range 20 {
-		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("fake: dns udp: %w", err)
-		}
-		ln, err = net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			break
-		}
-		pc.Close()
+// content gives the zone's current RRsets to the DNS server.
+func (s *Server) content(qname string) (string, map[zone.Key]zone.RRset, bool) {
+	if !zone.InZone(qname, s.origin) {
+		return "", nil, false
 	}
-	if err != nil {
-		return fmt.Errorf("fake: dns tcp: %w", err)
-	}
-	h := dns.HandlerFunc(s.serveDNS)
-	s.udp = &dns.Server{PacketConn: pc, Handler: h}
-	s.tcp = &dns.Server{Listener: ln, Handler: h}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	started := make(chan struct{}, 2)
-	s.udp.NotifyStartedFunc = func() { started <- struct{}{} }
-	s.tcp.NotifyStartedFunc = func() { started <- struct{}{} }
-	go func() { _ = s.udp.ActivateAndServe() }()
-	go func() { _ = s.tcp.ActivateAndServe() }()
-	for range 2 {
-		select {
-		case <-started:
-		case <-ctx.Done():
-			return errors.New("fake: dns servers did not start")
-		}
-	}
-	return nil
-}
-
-// serveDNS answers authoritatively from the zone's current content.
-func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(req)
-	if len(req.Question) != 1 || req.Opcode != dns.OpcodeQuery {
-		m.Rcode = dns.RcodeNotImplemented
-		_ = w.WriteMsg(m)
-		return
-	}
-	q := req.Question[0]
-	name := strings.ToLower(q.Name)
-	if !zone.InZone(name, s.origin) {
-		m.Rcode = dns.RcodeRefused
-		_ = w.WriteMsg(m)
-		return
-	}
-	m.Authoritative = true
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	add := func(sec *[]dns.RR, set zone.RRset) {
-		rrs, err := set.RRs()
-		if err == nil {
-			*sec = append(*sec, rrs...)
-		}
-	}
-	if set, ok := s.sets[zone.Key{Name: name, Type: q.Qtype}]; ok {
-		add(&m.Answer, set)
-	} else if set, ok := s.sets[zone.Key{Name: name, Type: dns.TypeCNAME}]; ok {
-		add(&m.Answer, set)
-	} else {
-		exists := false
-		for k := range s.sets {
-			if k.Name == name || strings.HasSuffix(k.Name, "."+name) {
-				exists = true
-				break
-			}
-		}
-		if !exists {
-			m.Rcode = dns.RcodeNameError
-		}
-		add(&m.Ns, s.sets[zone.Key{Name: s.origin, Type: dns.TypeSOA}])
-	}
-	_ = w.WriteMsg(m)
+	return s.origin, maps.Clone(s.sets), true
 }

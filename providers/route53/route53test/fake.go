@@ -37,7 +37,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"net"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -48,6 +48,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/switchboard-dns/switchboard/providers/providertest"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 
@@ -98,8 +99,7 @@ type fault struct {
 // Server is a running fake. Create it with [New]; stop it with Close.
 type Server struct {
 	http *httptest.Server
-	udp  *dns.Server
-	tcp  *dns.Server
+	dns  *providertest.ZoneServer
 
 	mu          sync.Mutex
 	zones       map[string]*hostedZone
@@ -134,51 +134,25 @@ func New(t interface {
 func Start() (*Server, error) {
 	s := &Server{zones: map[string]*hostedZone{}, changes: map[string]int{}, insyncAfter: 1}
 	s.http = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	pc, l, err := listenDNS()
-	if err != nil {
+	var err error
+	if s.dns, err = providertest.ServeZone(s.content); err != nil {
 		s.http.Close()
 		return nil, err
 	}
-	h := dns.HandlerFunc(s.serveDNS)
-	s.udp = &dns.Server{PacketConn: pc, Handler: h}
-	s.tcp = &dns.Server{Listener: l, Handler: h}
-	go s.udp.ActivateAndServe() //nolint:errcheck // stops with Shutdown
-	go s.tcp.ActivateAndServe() //nolint:errcheck // stops with Shutdown
 	return s, nil
-}
-
-// listenDNS opens UDP and TCP listeners on one loopback port. The kernel
-// picks a free UDP port, which may be taken for TCP: then it tries again.
-func listenDNS() (net.PacketConn, net.Listener, error) {
-	var lastErr error
-	for range 50 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return nil, nil, fmt.Errorf("dns udp: %w", err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err == nil {
-			return pc, l, nil
-		}
-		pc.Close()
-		lastErr = err
-	}
-	return nil, nil, fmt.Errorf("dns tcp: %w", lastErr)
 }
 
 // Close stops the HTTP and DNS servers.
 func (s *Server) Close() {
 	s.http.Close()
-	_ = s.udp.Shutdown()
-	_ = s.tcp.Shutdown()
+	_ = s.dns.Close()
 }
 
 // URL is the API endpoint, for the SDK's BaseEndpoint.
 func (s *Server) URL() string { return s.http.URL }
 
 // DNSAddr is the host:port the fake answers DNS queries on.
-func (s *Server) DNSAddr() string { return s.udp.PacketConn.LocalAddr().String() }
+func (s *Server) DNSAddr() string { return s.dns.Addr() }
 
 // AddZone creates a public hosted zone with a new id holding only its SOA
 // and NS records, as Route 53 creates one, and returns the id (without
@@ -832,59 +806,19 @@ func (s *Server) listZonesByName(w http.ResponseWriter, r *http.Request) {
 
 // ---- DNS ----
 
-// serveDNS answers from the current content of the zone that contains
-// the question, authoritatively: the RRset, or NODATA / NXDOMAIN with the
-// SOA, or a CNAME when the name holds one; REFUSED outside every zone.
-func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(req)
-	defer func() { _ = w.WriteMsg(m) }()
-	if len(req.Question) != 1 {
-		m.Rcode = dns.RcodeFormatError
-		return
-	}
-	q := req.Question[0]
-	name := strings.ToLower(q.Name)
+// content gives the DNS server the RRsets of the public hosted zone that
+// holds qname (the longest match), as Route 53's name servers serve it.
+func (s *Server) content(qname string) (string, map[zone.Key]zone.RRset, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var z *hostedZone
 	for _, c := range s.zones {
-		if !c.private && zone.InZone(name, c.name) && (z == nil || dns.CountLabel(c.name) > dns.CountLabel(z.name)) {
+		if !c.private && zone.InZone(qname, c.name) && (z == nil || dns.CountLabel(c.name) > dns.CountLabel(z.name)) {
 			z = c
 		}
 	}
 	if z == nil {
-		m.Rcode = dns.RcodeRefused
-		return
+		return "", nil, false
 	}
-	m.Authoritative = true
-	add := func(set zone.RRset) {
-		rrs, err := set.RRs()
-		if err == nil {
-			m.Answer = append(m.Answer, rrs...)
-		}
-	}
-	if set, ok := z.sets[zone.Key{Name: name, Type: q.Qtype}]; ok {
-		add(set)
-		return
-	}
-	if set, ok := z.sets[zone.Key{Name: name, Type: dns.TypeCNAME}]; ok {
-		add(set)
-		return
-	}
-	exists := false
-	for k := range z.sets {
-		if k.Name == name || dns.IsSubDomain(name, k.Name) {
-			exists = true
-			break
-		}
-	}
-	if !exists {
-		m.Rcode = dns.RcodeNameError
-	}
-	if soa, ok := z.sets[zone.Key{Name: z.name, Type: dns.TypeSOA}]; ok {
-		if rrs, err := soa.RRs(); err == nil {
-			m.Ns = append(m.Ns, rrs...)
-		}
-	}
+	return z.name, maps.Clone(z.sets), true
 }

@@ -1,0 +1,135 @@
+package providertest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/switchboard-dns/switchboard/zone"
+)
+
+// Content gives a fake provider's current data to a [ZoneServer]: for a
+// query name, the zone that holds it (its origin) and a copy of that
+// zone's RRsets; ok is false when no zone holds the name. It is called
+// once per query and must take the fake's own lock.
+type Content func(qname string) (origin string, sets map[zone.Key]zone.RRset, ok bool)
+
+// ZoneServer answers DNS queries on 127.0.0.1 (UDP and TCP on one port)
+// authoritatively from a fake provider's current content, as the
+// provider's nameservers would, so that the reconciler's verification
+// step runs end to end against the fakes.
+type ZoneServer struct {
+	udp, tcp *dns.Server
+	addr     string
+}
+
+// ServeZone starts a [ZoneServer] answering from content.
+func ServeZone(content Content) (*ZoneServer, error) {
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		_, udp := w.RemoteAddr().(*net.UDPAddr)
+		_ = w.WriteMsg(Answer(req, udp, content))
+	})
+	var lastErr error
+	for range 10 { // a port free for UDP may be taken for TCP
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("providertest: dns udp: %w", err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			lastErr = err
+			continue
+		}
+		z := &ZoneServer{addr: pc.LocalAddr().String()}
+		started := make(chan struct{}, 2)
+		z.udp = &dns.Server{PacketConn: pc, Handler: h, NotifyStartedFunc: func() { started <- struct{}{} }}
+		z.tcp = &dns.Server{Listener: ln, Handler: h, NotifyStartedFunc: func() { started <- struct{}{} }}
+		go func() { _ = z.udp.ActivateAndServe() }()
+		go func() { _ = z.tcp.ActivateAndServe() }()
+		<-started
+		<-started
+		return z, nil
+	}
+	return nil, fmt.Errorf("providertest: dns tcp: %w", lastErr)
+}
+
+// Addr is the host:port the server answers on (UDP and TCP).
+func (z *ZoneServer) Addr() string { return z.addr }
+
+// Close stops the server.
+func (z *ZoneServer) Close() error {
+	return errors.Join(z.udp.Shutdown(), z.tcp.Shutdown())
+}
+
+// Answer builds the authoritative answer to req from content: the RRset
+// (every RRset of the name for ANY), or the CNAME the name holds, or
+// NODATA (the name, or a name below it, exists) or NXDOMAIN with the
+// zone's SOA in the authority section; REFUSED outside every zone,
+// FORMERR without exactly one question, NOTIMP for other opcodes. EDNS0
+// is echoed, and over UDP the answer is truncated to the client's size.
+func Answer(req *dns.Msg, udp bool, content Content) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(req)
+	switch {
+	case len(req.Question) != 1:
+		m.Rcode = dns.RcodeFormatError
+		return m
+	case req.Opcode != dns.OpcodeQuery:
+		m.Rcode = dns.RcodeNotImplemented
+		return m
+	}
+	q := req.Question[0]
+	name := strings.ToLower(q.Name)
+	origin, sets, ok := content(name)
+	if !ok {
+		m.Rcode = dns.RcodeRefused
+		return m
+	}
+	m.Authoritative = true
+	add := func(sec *[]dns.RR, s zone.RRset) {
+		if rrs, err := s.RRs(); err == nil {
+			*sec = append(*sec, rrs...)
+		}
+	}
+	exists := false
+	var cname *zone.RRset
+	for k, s := range sets {
+		switch {
+		case k.Name == name:
+			exists = true
+			if k.Type == q.Qtype || q.Qtype == dns.TypeANY {
+				add(&m.Answer, s)
+			} else if k.Type == dns.TypeCNAME {
+				c := s
+				cname = &c
+			}
+		case dns.IsSubDomain(name, k.Name):
+			exists = true // an empty non-terminal: NODATA, not NXDOMAIN
+		}
+	}
+	switch {
+	case len(m.Answer) > 0:
+	case cname != nil:
+		add(&m.Answer, *cname)
+	default:
+		if !exists {
+			m.Rcode = dns.RcodeNameError
+		}
+		if soa, ok := sets[zone.Key{Name: origin, Type: dns.TypeSOA}]; ok {
+			add(&m.Ns, soa)
+		}
+	}
+	size := dns.MinMsgSize
+	if o := req.IsEdns0(); o != nil {
+		size = int(o.UDPSize())
+		m.SetEdns0(o.UDPSize(), false)
+	}
+	if udp {
+		m.Truncate(size)
+	}
+	return m
+}
