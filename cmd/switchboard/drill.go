@@ -274,9 +274,28 @@ func (r *drillRunner) run(ctx context.Context) error {
 
 	var rep api.DrillReport
 	measured := 0 // DNS answers measured (each committed as an observed step)
+	var pending []dnsResult
+	// take prints a DNS measurement and queues it to be committed.
+	take := func(res dnsResult) {
+		what := "the drill's content"
+		if res.phase == controller.PhaseRestore {
+			what = "the original content again"
+		}
+		fmt.Fprintf(r.out, "  %s  dns %-7s %s answers %s  (measured)\n", res.at.UTC().Format("15:04:05.000"), res.phase, res.node, what)
+		pending = append(pending, res)
+		measured++
+	}
+	// commitPending commits the queued measurements as drill facts,
+	// through any node; what fails stays queued for the next try.
+	commitPending := func() {
+		pending = slices.DeleteFunc(pending, func(res dnsResult) bool {
+			err := r.cl.do(ctx, "POST", "/v1/drills/"+id+"/observed", api.ObservedRequest{Phase: res.phase, What: "answering", Subject: "dns " + res.node, When: res.at, Detail: res.addr}, nil)
+			var ae *apiError
+			return err == nil || errors.As(err, &ae) && ae.Status == 409
+		})
+	}
 	printed := 0
 	var ended time.Time
-	var pending []dnsResult
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	aborted := false
@@ -292,22 +311,10 @@ func (r *drillRunner) run(ctx context.Context) error {
 				fmt.Fprintf(r.out, "abort: %v\n", err)
 			}
 		case res := <-results:
-			what := "the drill's content"
-			if res.phase == controller.PhaseRestore {
-				what = "the original content again"
-			}
-			fmt.Fprintf(r.out, "  %s  dns %-7s %s answers %s  (measured)\n", res.at.UTC().Format("15:04:05.000"), res.phase, res.node, what)
-			pending = append(pending, res)
-			measured++
+			take(res)
 		case <-tick.C:
 		}
-		// Commit DNS measurements as drill facts (retried until
-		// accepted, through any node).
-		pending = slices.DeleteFunc(pending, func(res dnsResult) bool {
-			err := r.cl.do(ctx, "POST", "/v1/drills/"+id+"/observed", api.ObservedRequest{Phase: res.phase, What: "answering", Subject: "dns " + res.node, When: res.at, Detail: res.addr}, nil)
-			var ae *apiError
-			return err == nil || errors.As(err, &ae) && ae.Status == 409
-		})
+		commitPending()
 		if err := r.cl.do(ctx, "GET", "/v1/drills/"+id, nil, &rep); err != nil {
 			continue // the node is down or has no leader yet: keep trying
 		}
@@ -347,23 +354,13 @@ func (r *drillRunner) run(ctx context.Context) error {
 	for drained := false; !drained; {
 		select {
 		case res := <-results:
-			what := "the drill's content"
-			if res.phase == controller.PhaseRestore {
-				what = "the original content again"
-			}
-			fmt.Fprintf(r.out, "  %s  dns %-7s %s answers %s  (measured)\n", res.at.UTC().Format("15:04:05.000"), res.phase, res.node, what)
-			pending = append(pending, res)
-			measured++
+			take(res)
 		default:
 			drained = true
 		}
 	}
 	for deadline := time.Now().Add(10 * time.Second); len(pending) > 0 && time.Now().Before(deadline); {
-		pending = slices.DeleteFunc(pending, func(res dnsResult) bool {
-			err := r.cl.do(ctx, "POST", "/v1/drills/"+id+"/observed", api.ObservedRequest{Phase: res.phase, What: "answering", Subject: "dns " + res.node, When: res.at, Detail: res.addr}, nil)
-			var ae *apiError
-			return err == nil || errors.As(err, &ae) && ae.Status == 409
-		})
+		commitPending()
 		if len(pending) > 0 {
 			time.Sleep(100 * time.Millisecond) // retry pacing while the cluster settles
 		}
