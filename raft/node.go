@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -275,9 +274,8 @@ func (n *Node) start(bootstrap []hraft.Server) error {
 	n.r.Store(r)
 	close(n.started)
 	n.mux.raftReady.Store(true)
-	n.wg.Add(3)
+	n.wg.Add(2)
 	go n.watch(r)
-	go n.snapshotConfigurations(r)
 	go n.persistApplied()
 	return nil
 }
@@ -522,31 +520,6 @@ func (n *Node) watch(r *hraft.Raft) {
 					n.contactMu.Unlock()
 				}
 			}
-		}
-	}
-}
-
-// snapshotConfigurations takes a snapshot whenever the latest membership
-// configuration is newer than the latest snapshot and already applied, so
-// that a restart replays its committed entries at once (see commitStore for
-// why a configuration entry after the snapshot stops the replay).
-func (n *Node) snapshotConfigurations(r *hraft.Raft) {
-	defer n.wg.Done()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-		}
-		cfg := n.store.LastConfigurationIndex()
-		snap, err := strconv.ParseUint(r.Stats()["last_snapshot_index"], 10, 64)
-		if err != nil || cfg <= snap || r.AppliedIndex() <= max(cfg, snap) {
-			continue
-		}
-		if err := r.Snapshot().Error(); err != nil {
-			n.log.Debug("snapshot after a configuration change failed", "error", err)
 		}
 	}
 }

@@ -6,9 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 
-	hraft "github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
@@ -37,8 +35,6 @@ type commitStore struct {
 
 	mu        sync.Mutex
 	persisted uint64
-	// lastConfig is the index of the newest configuration entry stored.
-	lastConfig atomic.Uint64
 }
 
 func openCommitStore(dir string) (*commitStore, error) {
@@ -47,44 +43,7 @@ func openCommitStore(dir string) (*commitStore, error) {
 		return nil, fmt.Errorf("raft: open log store: %w", err)
 	}
 	s := &commitStore{BoltStore: bs, path: filepath.Join(dir, "commit-index")}
-	// Find the newest configuration entry already in the log.
-	first, err1 := bs.FirstIndex()
-	last, err2 := bs.LastIndex()
-	if err1 == nil && err2 == nil && last > 0 {
-		for i := last; i >= first && i > 0; i-- {
-			var l hraft.Log
-			if err := bs.GetLog(i, &l); err != nil {
-				break
-			}
-			if l.Type == hraft.LogConfiguration {
-				s.lastConfig.Store(i)
-				break
-			}
-		}
-	}
 	return s, nil
-}
-
-// LastConfigurationIndex returns the index of the newest membership
-// configuration entry in the log (0 if none is left in it).
-func (s *commitStore) LastConfigurationIndex() uint64 { return s.lastConfig.Load() }
-
-// StoreLog stores one entry.
-func (s *commitStore) StoreLog(l *hraft.Log) error {
-	return s.StoreLogs([]*hraft.Log{l})
-}
-
-// StoreLogs stores entries and notes configuration entries.
-func (s *commitStore) StoreLogs(logs []*hraft.Log) error {
-	if err := s.BoltStore.StoreLogs(logs); err != nil {
-		return err
-	}
-	for _, l := range logs {
-		if l.Type == hraft.LogConfiguration && l.Index > s.lastConfig.Load() {
-			s.lastConfig.Store(l.Index)
-		}
-	}
-	return nil
 }
 
 // NoteApplied persists idx as the commit index when it is newer than the
