@@ -89,3 +89,10 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 	}
 	return nil
 }
+
+// printJSON writes v as indented JSON, for --json output.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

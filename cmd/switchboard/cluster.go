@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -31,9 +30,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 				return &exitError{code: 1, err: err}
 			}
 			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(cs)
+				return printJSON(g.stdout, cs)
 			}
 			printCluster(g.stdout, &cs)
 			return nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -26,9 +25,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 				return &exitError{code: 1, err: err}
 			}
 			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return printJSON(g.stdout, st)
 			}
 			var cs api.ClusterStatus
 			if err := newAPIClient(addr).do(cmd.Context(), "GET", "/v1/cluster", nil, &cs); err == nil {
