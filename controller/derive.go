@@ -154,19 +154,11 @@ func compile(pv *raft.PolicyVersion) (*compiled, error) {
 			MName: z.SOA.MName, RName: z.SOA.RName, Refresh: uint32(z.SOA.Refresh), Retry: uint32(z.SOA.Retry),
 			Expire: uint32(z.SOA.Expire), Minimum: uint32(z.SOA.Minimum), TTL: uint32(z.SOA.TTL),
 		}}
-		ns, err := zone.NewRRset(z.Name, dns.TypeNS, uint32(z.NSTTL), z.Nameservers...)
+		fixed, err := fixedRecords(z)
 		if err != nil {
-			return nil, fmt.Errorf("controller: zone %s nameservers: %w", z.Name, err)
+			return nil, err
 		}
-		var rrs []dns.RR
-		for _, line := range z.Static {
-			rr, err := config.ParseStatic(line, z.Name, uint32(z.SOA.TTL))
-			if err != nil {
-				return nil, fmt.Errorf("controller: zone %s static %q: %w", z.Name, line, err)
-			}
-			rrs = append(rrs, rr)
-		}
-		cz.fixed = append([]zone.RRset{ns}, zone.FromRRs(rrs)...)
+		cz.fixed = fixed
 		c.zoneIdx[z.Name] = len(c.zones)
 		c.zones = append(c.zones, cz)
 	}
@@ -499,4 +491,22 @@ func describeVotes(d Decision) string {
 		parts = append(parts, s)
 	}
 	return fmt.Sprintf("%d of %d live observers say down, %d needed: %s", d.Down, d.Live, d.Need, strings.Join(parts, ", "))
+}
+
+// fixedRecords returns the records a zone serves whatever the health: the
+// apex NS set and the static records, grouped into RRsets.
+func fixedRecords(z *config.Zone) ([]zone.RRset, error) {
+	ns, err := zone.NewRRset(z.Name, dns.TypeNS, uint32(z.NSTTL), z.Nameservers...)
+	if err != nil {
+		return nil, fmt.Errorf("controller: zone %s nameservers: %w", z.Name, err)
+	}
+	var rrs []dns.RR
+	for _, line := range z.Static {
+		rr, err := config.ParseStatic(line, z.Name, uint32(z.SOA.TTL))
+		if err != nil {
+			return nil, fmt.Errorf("controller: zone %s static %q: %w", z.Name, line, err)
+		}
+		rrs = append(rrs, rr)
+	}
+	return append([]zone.RRset{ns}, zone.FromRRs(rrs)...), nil
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/miekg/dns"
-
 	"github.com/switchboard-dns/switchboard/config"
 	"github.com/switchboard-dns/switchboard/zone"
 )
@@ -132,48 +130,15 @@ func managedRecords(p *config.Policy, st *State, origin string) []zone.RRset {
 	return slices.Clone(z.Records)
 }
 
-// staticRecords returns a zone's static records (nil zone: none). Lines
-// that do not parse were refused by validation.
+// staticRecords returns what a zone serves besides its managed records
+// (nil zone: nothing), as the derivation builds it. A zone that does not
+// compile was refused by validation.
 func staticRecords(z *config.Zone) []zone.RRset {
 	if z == nil {
 		return nil
 	}
-	var out []zone.RRset
-	for _, line := range z.Static {
-		rr, err := config.ParseStatic(line, z.Name, uint32(max(z.SOA.TTL, 0)))
-		if err != nil {
-			continue
-		}
-		out = append(out, zone.FromRRs([]dns.RR{rr})...)
-	}
-	return mergeSets(out)
-}
-
-// mergeSets joins sets with the same key (static lines are one record
-// each).
-func mergeSets(sets []zone.RRset) []zone.RRset {
-	byKey := map[zone.Key]zone.RRset{}
-	var keys []zone.Key
-	for _, s := range sets {
-		k := s.Key()
-		cur, ok := byKey[k]
-		if !ok {
-			byKey[k] = s.Clone()
-			keys = append(keys, k)
-			continue
-		}
-		data := append(cur.Data, s.Data...)
-		m, err := zone.NewRRset(k.Name, k.Type, min(cur.TTL, s.TTL), data...)
-		if err == nil {
-			byKey[k] = m
-		}
-	}
-	zone.SortKeys(keys)
-	out := make([]zone.RRset, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, byKey[k])
-	}
-	return out
+	fixed, _ := fixedRecords(z)
+	return fixed
 }
 
 func providerType(p *config.Policy, name string) string {

@@ -67,7 +67,9 @@ func TestPlanPolicy(t *testing.T) {
 		want string
 	}{
 		{"first policy", nil, planBase, nil,
-			"embedded: create ns1.example.com. A=192.0.2.53/60 create www.example.com. A=192.0.2.1/30 (new in)\nbind: create www.example.com. A=192.0.2.1/30 (new in)\n"},
+			"embedded: create example.com. NS=ns1.example.com./3600 create ns1.example.com. A=192.0.2.53/60 create www.example.com. A=192.0.2.1/30 (new in)\nbind: create www.example.com. A=192.0.2.1/30 (new in)\n"},
+		{"nameservers changed: embedded only", base, strings.Replace(planBase, "nameservers: [ns1.example.com.]", "nameservers: [ns1.example.com., ns2.example.net.]", 1), nil,
+			"embedded: update example.com. NS=ns1.example.com.,ns2.example.net./3600\nbind:\n"},
 		{"same policy", base, planBase, nil, "embedded:\nbind:\n"},
 		{"ttl change", base, strings.Replace(planBase, "ttl: 30", "ttl: 60", 1), nil,
 			"embedded: update www.example.com. A=192.0.2.1/60\nbind: update www.example.com. A=192.0.2.1/60\n"},
