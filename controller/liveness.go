@@ -76,7 +76,6 @@ const livenessEvery = 250 * time.Millisecond
 func (n *Node) liveness(ctx context.Context) error {
 	t := time.NewTicker(livenessEvery)
 	defer t.Stop()
-	var leaderSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -84,14 +83,11 @@ func (n *Node) liveness(ctx context.Context) error {
 		case <-t.C:
 		}
 		rn := n.opts.Raft
-		if !rn.IsLeader() {
-			leaderSince = time.Time{}
-			continue
+		leaderSince := rn.LeadingSince()
+		if leaderSince.IsZero() {
+			continue // not the leader
 		}
 		now := n.opts.Now()
-		if leaderSince.IsZero() {
-			leaderSince = now
-		}
 		in := LivenessInput{Self: n.opts.ID, Contacts: rn.Contacts(), LeaderSince: leaderSince, Now: now, Members: map[string]bool{}}
 		members, err := rn.Members()
 		if err != nil {

@@ -112,6 +112,9 @@ type Node struct {
 
 	contactMu sync.Mutex
 	contact   map[string]PeerContact
+	// leadingSince is when this node last became leader (zero while it
+	// follows); guarded by contactMu.
+	leadingSince time.Time
 
 	joinReq chan string // addresses given to Join while waiting
 
@@ -480,7 +483,6 @@ func (n *Node) closeTransport() {
 // heartbeat failures and resumptions feed [Node.Contacts].
 func (n *Node) watch(r *hraft.Raft) {
 	defer n.wg.Done()
-	var leadingSince time.Time
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -494,17 +496,18 @@ func (n *Node) watch(r *hraft.Raft) {
 				n.leaderMu.Unlock()
 				n.contactMu.Lock()
 				clear(n.contact) // a new leader learns contact afresh
-				n.contactMu.Unlock()
+				n.leadingSince = time.Time{}
 				if string(d.LeaderID) == n.opts.ID {
-					leadingSince = time.Now()
+					n.leadingSince = time.Now()
 				}
+				n.contactMu.Unlock()
 				n.log.Info("leader changed", "leader", string(d.LeaderID), "addr", string(d.LeaderAddr))
 			case hraft.FailedHeartbeatObservation:
-				since := d.LastContact
-				if since.Before(leadingSince) {
-					since = leadingSince
-				}
 				n.contactMu.Lock()
+				since := d.LastContact
+				if since.Before(n.leadingSince) {
+					since = n.leadingSince
+				}
 				if c, ok := n.contact[string(d.PeerID)]; !ok || !c.Failing {
 					n.contact[string(d.PeerID)] = PeerContact{Failing: true, Since: since}
 				}
@@ -539,6 +542,17 @@ func (n *Node) persistApplied() {
 			n.store.NoteApplied(n.fsm.AppliedIndex())
 		}
 	}
+}
+
+// LeadingSince returns when this node became leader, zero while it is
+// not the leader.
+func (n *Node) LeadingSince() time.Time {
+	n.contactMu.Lock()
+	defer n.contactMu.Unlock()
+	if !n.IsLeader() {
+		return time.Time{}
+	}
+	return n.leadingSince
 }
 
 // Contacts returns the leader's view of its contact with each peer that
