@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchboard-dns/switchboard/api"
 	"github.com/switchboard-dns/switchboard/providers"
+	"github.com/switchboard-dns/switchboard/providers/providertest"
 	"github.com/switchboard-dns/switchboard/providers/rfc2136/rfc2136test"
 )
 
@@ -47,13 +48,8 @@ type dnsProxy struct {
 }
 
 func newDNSProxy(t *testing.T, upstream string) *dnsProxy {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, ln, err := providertest.ListenDNS()
 	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
 		t.Fatal(err)
 	}
 	p := &dnsProxy{t: t, upstream: upstream, pc: pc, ln: ln, heldCh: make(chan struct{}, 16)}

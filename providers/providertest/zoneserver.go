@@ -32,29 +32,39 @@ func ServeZone(content Content) (*ZoneServer, error) {
 		_, udp := w.RemoteAddr().(*net.UDPAddr)
 		_ = w.WriteMsg(Answer(req, udp, content))
 	})
+	pc, ln, err := ListenDNS()
+	if err != nil {
+		return nil, err
+	}
+	z := &ZoneServer{addr: pc.LocalAddr().String()}
+	started := make(chan struct{}, 2)
+	z.udp = &dns.Server{PacketConn: pc, Handler: h, NotifyStartedFunc: func() { started <- struct{}{} }}
+	z.tcp = &dns.Server{Listener: ln, Handler: h, NotifyStartedFunc: func() { started <- struct{}{} }}
+	go func() { _ = z.udp.ActivateAndServe() }()
+	go func() { _ = z.tcp.ActivateAndServe() }()
+	<-started
+	<-started
+	return z, nil
+}
+
+// ListenDNS opens a UDP socket and a TCP listener on the same free port
+// of 127.0.0.1, as a DNS server needs. The kernel picks a port free for
+// UDP, which another process may hold for TCP: then it tries again.
+func ListenDNS() (net.PacketConn, net.Listener, error) {
 	var lastErr error
-	for range 10 { // a port free for UDP may be taken for TCP
+	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			return nil, fmt.Errorf("providertest: dns udp: %w", err)
+			return nil, nil, fmt.Errorf("providertest: dns udp: %w", err)
 		}
 		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err != nil {
-			pc.Close()
-			lastErr = err
-			continue
+		if err == nil {
+			return pc, ln, nil
 		}
-		z := &ZoneServer{addr: pc.LocalAddr().String()}
-		started := make(chan struct{}, 2)
-		z.udp = &dns.Server{PacketConn: pc, Handler: h, NotifyStartedFunc: func() { started <- struct{}{} }}
-		z.tcp = &dns.Server{Listener: ln, Handler: h, NotifyStartedFunc: func() { started <- struct{}{} }}
-		go func() { _ = z.udp.ActivateAndServe() }()
-		go func() { _ = z.tcp.ActivateAndServe() }()
-		<-started
-		<-started
-		return z, nil
+		pc.Close()
+		lastErr = err
 	}
-	return nil, fmt.Errorf("providertest: dns tcp: %w", lastErr)
+	return nil, nil, fmt.Errorf("providertest: dns tcp: %w", lastErr)
 }
 
 // Addr is the host:port the server answers on (UDP and TCP).
