@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/switchboard-dns/switchboard/providers/providertest"
 )
 
 // binary is the switchboard binary the end-to-end tests run, built once.
@@ -39,26 +41,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a TCP port on host that was free a moment ago; UDP on
-// the same port is checked too, for DNS.
+// freePort returns a port on host free for TCP and UDP (see
+// [providertest.FreePort]).
 func freePort(t *testing.T, host string) int {
 	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, fmt.Sprint(port)))
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return port
-	}
-	t.Fatal("no free port")
-	return 0
+	return providertest.FreePort(t, host)
 }
 
 // backend is an HTTP server on its own loopback address that can be

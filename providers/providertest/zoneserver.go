@@ -3,8 +3,12 @@ package providertest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
 	"strings"
+	"testing"
 
 	"github.com/miekg/dns"
 
@@ -142,4 +146,48 @@ func Answer(req *dns.Msg, udp bool, content Content) *dns.Msg {
 		m.Truncate(size)
 	}
 	return m
+}
+
+// FreePort returns a port on host that is free for both TCP and UDP, for
+// a server a test starts later (BIND, Knot, the switchboard binary). It
+// picks at random below the kernel's ephemeral range, so that sockets
+// other tests open meanwhile (which get ephemeral ports) cannot take it
+// between this check and the server's bind.
+func FreePort(t testing.TB, host string) int {
+	t.Helper()
+	lo, hi := 10000, ephemeralStart()
+	for range 200 {
+		port := lo + rand.IntN(hi-lo)
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		ln.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return port
+	}
+	t.Fatalf("providertest: no free port on %s", host)
+	return 0
+}
+
+// ephemeralStart is the first port of the kernel's ephemeral range
+// (32768 when it cannot be read).
+func ephemeralStart() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil || n <= 10001 {
+		return 32768
+	}
+	return n
 }

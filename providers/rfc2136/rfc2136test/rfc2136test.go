@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/switchboard-dns/switchboard/providers/providertest"
 	"github.com/switchboard-dns/switchboard/zone"
 )
 
@@ -155,21 +157,7 @@ func Binary(t testing.TB, name string) string {
 // moment ago.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		pc, err := net.ListenPacket("udp", "127.0.0.1:"+port)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
-	t.Fatal("rfc2136test: no free port for UDP and TCP")
-	return ""
+	return strconv.Itoa(providertest.FreePort(t, "127.0.0.1"))
 }
 
 func newServer(t testing.TB, kind string, opts Options) *Server {
